@@ -1,0 +1,56 @@
+// Errors of the store layer. Every class extends ProxyStoreError (from @proxystore/proxy) and carries a
+// stable `code`; re-exported here so users of core import every error from one place.
+import { ProxyStoreError, type ProxyStoreErrorOptions } from '@proxystore/proxy';
+
+/** A transport failed: I/O error, server gone, timeout. `cause` holds the underlying error. */
+export class ConnectorError extends ProxyStoreError {
+  static readonly code = 'CONNECTOR_ERROR';
+
+  constructor(message: string, options?: ProxyStoreErrorOptions & { code?: string }) {
+    super(options?.code ?? ConnectorError.code, message, options);
+  }
+}
+
+/** A key that is not the plain JSON `{ kind, id, ... }` a connector expects. */
+export class InvalidKeyError extends ProxyStoreError {
+  static readonly code = 'INVALID_KEY';
+
+  constructor(message: string, options?: ProxyStoreErrorOptions) {
+    super(InvalidKeyError.code, message, options);
+  }
+}
+
+/** A proxy's object is gone from its store. Thrown at the access site that needed the value. */
+export class ProxyResolveMissingKeyError extends ProxyStoreError {
+  static readonly code = 'PROXY_RESOLVE_MISSING_KEY';
+  readonly storeName: string;
+  readonly key: unknown;
+
+  constructor(storeName: string, key: unknown, options?: ProxyStoreErrorOptions) {
+    super(
+      ProxyResolveMissingKeyError.code,
+      `Proxy cannot resolve: key ${JSON.stringify(key)} is missing from store '${storeName}'`,
+      options,
+    );
+    this.storeName = storeName;
+    this.key = key;
+  }
+}
+
+/** Bad configuration: an unknown connector kind, a store name already taken, an option out of range. */
+export class ConfigError extends ProxyStoreError {
+  static readonly code = 'CONFIG_ERROR';
+
+  constructor(message: string, options?: ProxyStoreErrorOptions & { code?: string }) {
+    super(options?.code ?? ConfigError.code, message, options);
+  }
+}
+
+/** An operation on a store or connector after `close()`. */
+export class ClosedError extends ProxyStoreError {
+  static readonly code = 'CLOSED';
+
+  constructor(what: string) {
+    super(ClosedError.code, `${what} is closed`);
+  }
+}
