@@ -54,3 +54,21 @@ export class ClosedError extends ProxyStoreError {
     super(ClosedError.code, `${what} is closed`);
   }
 }
+
+/** Data that claims to be a proxy reference but is not one this build can revive. */
+export class InvalidReferenceError extends ProxyStoreError {
+  static readonly code = 'INVALID_REFERENCE';
+
+  constructor(message: string, options?: ProxyStoreErrorOptions) {
+    super(InvalidReferenceError.code, message, options);
+  }
+}
+
+/** `toReference` of something that is not a store proxy (a plain value, or a proxy of another factory). */
+export class NotAStoreProxyError extends ProxyStoreError {
+  static readonly code = 'NOT_A_STORE_PROXY';
+
+  constructor(message: string, options?: ProxyStoreErrorOptions) {
+    super(NotAStoreProxyError.code, message, options);
+  }
+}
