@@ -1,0 +1,385 @@
+// Transparent lazy proxies: a Proxy whose traps fetch the value through a factory on first real use and
+// forward every operation to it afterwards. Answers that the shape already knows (typeof, Array.isArray,
+// instanceof for built-ins, `then`, util.inspect) never fetch. No I/O and no store knowledge live here.
+import { inspect, type InspectOptions } from 'node:util';
+import { builtinPrototype, isBuiltinName } from './builtins.js';
+import { NonProxiableTypeError, ProxyStoreError } from './errors.js';
+import type { Shape } from './shape.js';
+
+/** How a proxy gets its value. Implemented by the store layer; any object with these methods works. */
+export interface ProxyFactory<T = unknown> {
+  /** Blocking resolution; the traps call it, because traps cannot await. */
+  resolveSync(): T;
+  /** Non-blocking resolution; used by resolveAsync to prefetch. */
+  resolve(): Promise<T>;
+  /** Short text for util.inspect of an unresolved proxy, e.g. "store 'demo', key abc". */
+  describe?(): string;
+  /** JSON-safe data; serializers use it to encode a nested proxy without resolving it. */
+  toReference?(): unknown;
+}
+
+export interface CreateProxyOptions {
+  /** What the value looks like, recorded by the producer (see shapeOf). Default `{ type: 'object' }`. */
+  shape?: Shape;
+}
+
+type Primitive = string | number | bigint;
+
+interface ProxyState {
+  readonly factory: ProxyFactory<unknown>;
+  readonly shape: Readonly<Shape>;
+  readonly target: object;
+  proxy: object;
+  resolved: boolean;
+  /** The value as the factory returned it (a primitive stays a primitive, so methods get it as `this`). */
+  value: unknown;
+  /** `value` as an object, for reflection: the value itself, or its wrapper for a primitive. */
+  object: object;
+  pending: Promise<void> | undefined;
+  /** Bound methods by property, so `p.get === p.get`; `fn` detects that the property was replaced. */
+  bound: Map<PropertyKey, { fn: Function; bound: Function }> | undefined;
+}
+
+// Keyed by proxy for the public helpers and by target for the traps; neither is visible on the proxy.
+const byProxy = new WeakMap<object, ProxyState>();
+const byTarget = new WeakMap<object, ProxyState>();
+
+// util.inspect reads a Proxy's target directly, without traps, so this hook on the target is how an
+// unresolved proxy prints a description instead of fetching. Symbol.for: the key Node itself uses.
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+/** Wraps `factory` in a proxy that fetches on first use. Creating it calls nothing on the factory. */
+export function createProxy<T>(factory: ProxyFactory<T>, options?: CreateProxyOptions): T {
+  const shape = Object.freeze(validShape(options?.shape));
+  const target = makeTarget(shape);
+  const state: ProxyState = {
+    factory,
+    shape,
+    target,
+    proxy: target,
+    resolved: false,
+    value: undefined,
+    object: target,
+    pending: undefined,
+    bound: undefined,
+  };
+  Object.defineProperty(target, INSPECT, {
+    // A closure, not `this`: util.inspect calls the hook with the proxy as `this`, which would resolve it.
+    value: (depth: number | null, opts: InspectOptions & { stylize?: (text: string, style: string) => string }) => {
+      if (state.resolved) return inspect(state.value, { ...opts, depth });
+      const text = `Proxy<unresolved: ${describe(factory)}>`;
+      return typeof opts?.stylize === 'function' ? opts.stylize(text, 'special') : text;
+    },
+    configurable: true,
+    enumerable: false,
+    writable: false,
+  });
+  const proxy = new Proxy(target, handler);
+  state.proxy = proxy;
+  byProxy.set(proxy, state);
+  byTarget.set(target, state);
+  return proxy as T;
+}
+
+/** True for a proxy made by createProxy (of this copy of the package). Never runs a trap. */
+export function isProxy(value: unknown): boolean {
+  return typeof value === 'object' || typeof value === 'function' ? byProxy.has(value as object) : false;
+}
+
+/** True once the proxy holds its value. A value that is not a proxy is its own value: true. */
+export function isResolved(proxy: unknown): boolean {
+  const state = lookup(proxy);
+  return state === undefined || state.resolved;
+}
+
+/** Resolves the proxy now, synchronously. No-op for a resolved proxy or a value that is not a proxy. */
+export function resolve(proxy: unknown): void {
+  const state = lookup(proxy);
+  if (state !== undefined) resolveSync(state);
+}
+
+/**
+ * Prefetches the value through `factory.resolve()` without blocking. Concurrent calls share one fetch. If
+ * a synchronous access resolves the proxy meanwhile, that value stays and the late result is dropped.
+ */
+export function resolveAsync(proxy: unknown): Promise<void> {
+  const state = lookup(proxy);
+  if (state === undefined || state.resolved) return Promise.resolve();
+  if (state.pending !== undefined) return state.pending;
+  const pending = (async () => {
+    try {
+      settle(state, await state.factory.resolve());
+    } finally {
+      state.pending = undefined;
+    }
+  })();
+  state.pending = pending;
+  return pending;
+}
+
+/** The real value behind a proxy (resolving it synchronously if needed); any other value as-is. */
+export function extract<T>(proxy: T): T {
+  const state = lookup(proxy);
+  if (state === undefined) return proxy;
+  resolveSync(state);
+  return state.value as T;
+}
+
+/** The factory a proxy was created with. Throws ProxyStoreError 'NOT_A_PROXY' for anything else. */
+export function getFactory<T>(proxy: T): ProxyFactory<T> {
+  return stateOrThrow(proxy, 'getFactory').factory as ProxyFactory<T>;
+}
+
+/** The shape a proxy was created with (frozen). Throws ProxyStoreError 'NOT_A_PROXY' for anything else. */
+export function getShape(proxy: unknown): Shape {
+  return stateOrThrow(proxy, 'getShape').shape;
+}
+
+function lookup(value: unknown): ProxyState | undefined {
+  return typeof value === 'object' || typeof value === 'function' ? byProxy.get(value as object) : undefined;
+}
+
+function stateOrThrow(value: unknown, caller: string): ProxyState {
+  const state = lookup(value);
+  if (state === undefined) {
+    throw new ProxyStoreError('NOT_A_PROXY', `${caller}() expects a proxy made by createProxy(), got ${kind(value)}`);
+  }
+  return state;
+}
+
+function kind(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an object (${Object.prototype.toString.call(value)})`;
+  return `a ${typeof value}`;
+}
+
+function describe(factory: ProxyFactory<unknown>): string {
+  try {
+    return factory.describe?.() ?? 'value';
+  } catch {
+    // Printing must never throw; the description is a courtesy.
+    return 'value';
+  }
+}
+
+function validShape(shape: Shape | undefined): Shape {
+  if (shape === undefined) return { type: 'object' };
+  const types = ['object', 'function', 'string', 'number', 'bigint'];
+  if (!types.includes(shape.type)) {
+    throw new ProxyStoreError('INVALID_SHAPE', `Shape type must be one of ${types.join(', ')}; got ${String(shape.type)}`);
+  }
+  // Copy so the caller's object cannot change what the traps answer later.
+  const copy: Shape = { type: shape.type };
+  if (shape.builtin !== undefined && isBuiltinName(shape.builtin)) copy.builtin = shape.builtin;
+  if (shape.ctorName !== undefined) copy.ctorName = shape.ctorName;
+  if (shape.thenable === true) copy.thenable = true;
+  return copy;
+}
+
+// The target decides what the engine sees without asking a trap: typeof (callable or not) and
+// Array.isArray. A bound function is callable and constructible yet has no own `prototype`, so it holds
+// no non-configurable property that a value (an arrow function, a class) would contradict.
+function makeTarget(shape: Shape): object {
+  if (shape.type === 'function') return function target() {}.bind(null);
+  if (shape.type === 'object' && shape.builtin === 'Array') return [];
+  return {};
+}
+
+function resolveSync(state: ProxyState): void {
+  if (!state.resolved) settle(state, state.factory.resolveSync());
+}
+
+// The first value wins: a late async result must never swap the value under code that already used it.
+function settle(state: ProxyState, value: unknown): void {
+  if (state.resolved) return;
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function' && !isPrimitive(value))) {
+    throw new NonProxiableTypeError(
+      `The proxy's factory returned ${value === null ? 'null' : typeof value}, which a proxy cannot stand for`,
+    );
+  }
+  state.value = value;
+  state.object = Object(value) as object;
+  state.resolved = true;
+}
+
+function isPrimitive(value: unknown): value is Primitive {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint';
+}
+
+function materialize(target: object): ProxyState {
+  const state = byTarget.get(target);
+  if (state === undefined) throw new ProxyStoreError('NOT_A_PROXY', 'Proxy state is missing');
+  resolveSync(state);
+  return state;
+}
+
+// Inherited methods (Map#get, Date#getTime, String#slice, class methods with #private fields) need the
+// real value as receiver. Own function properties and `constructor` keep their identity instead.
+function forwardedGet(state: ProxyState, key: PropertyKey): unknown {
+  const object = state.object;
+  const result: unknown = Reflect.get(object, key, object);
+  if (typeof result !== 'function' || key === 'constructor' || Object.hasOwn(object, key)) return result;
+  state.bound ??= new Map();
+  const cached = state.bound.get(key);
+  if (cached !== undefined && cached.fn === result) return cached.bound;
+  const bound = (result as Function).bind(state.value);
+  state.bound.set(key, { fn: result as Function, bound });
+  return bound;
+}
+
+function primitiveHelper(state: ProxyState, key: PropertyKey): Function {
+  state.bound ??= new Map();
+  const cached = state.bound.get(key);
+  if (cached !== undefined) return cached.bound;
+  const value = state.value;
+  const helper = () => value;
+  state.bound.set(key, { fn: helper, bound: helper });
+  return helper;
+}
+
+// A value that cannot gain properties must be mirrored on the target: the engine checks ownKeys,
+// getOwnPropertyDescriptor and getPrototypeOf of a non-extensible proxy against its target.
+function mirror(state: ProxyState): void {
+  const { target, object } = state;
+  if (!Reflect.isExtensible(target)) return;
+  Reflect.deleteProperty(target, INSPECT);
+  const keys = new Set(Reflect.ownKeys(object));
+  for (const key of Reflect.ownKeys(target)) if (!keys.has(key)) Reflect.deleteProperty(target, key);
+  for (const key of keys) {
+    const desc = Reflect.getOwnPropertyDescriptor(object, key);
+    if (desc !== undefined) Reflect.defineProperty(target, key, desc);
+  }
+  Reflect.setPrototypeOf(target, Reflect.getPrototypeOf(object));
+  Reflect.preventExtensions(target);
+}
+
+function unresolvedPrototype(state: ProxyState): object | null | undefined {
+  const { shape } = state;
+  if (shape.builtin !== undefined) return builtinPrototype(shape.builtin);
+  switch (shape.type) {
+    case 'function':
+      return Function.prototype;
+    case 'string':
+      return String.prototype;
+    case 'number':
+      return Number.prototype;
+    case 'bigint':
+      return BigInt.prototype;
+    case 'object':
+      // A plain object is known without fetching; a user class or an unknown shape needs the value.
+      return shape.ctorName === 'Object' ? Object.prototype : undefined;
+  }
+}
+
+const handler: ProxyHandler<object> = {
+  get(target, key) {
+    const shape = byTarget.get(target)?.shape;
+    // Never a thenable unless the value is one, so `await p` and `return p` neither fetch nor unwrap.
+    if (key === 'then' && shape?.thenable !== true) return undefined;
+    const state = materialize(target);
+    if (isPrimitive(state.value) && (key === Symbol.toPrimitive || key === 'toJSON')) {
+      return primitiveHelper(state, key);
+    }
+    return forwardedGet(state, key);
+  },
+
+  set(target, key, value, receiver) {
+    const state = materialize(target);
+    const ok = Reflect.set(state.object, key, value, receiver === state.proxy ? state.object : receiver);
+    if (ok && !Reflect.isExtensible(target)) {
+      const desc = Reflect.getOwnPropertyDescriptor(state.object, key);
+      if (desc !== undefined) Reflect.defineProperty(target, key, desc);
+    }
+    return ok;
+  },
+
+  has(target, key) {
+    return Reflect.has(materialize(target).object, key);
+  },
+
+  deleteProperty(target, key) {
+    const state = materialize(target);
+    if (!Reflect.deleteProperty(state.object, key)) return false;
+    // Keep the target in step where the engine compares against it.
+    const own = Reflect.getOwnPropertyDescriptor(target, key);
+    if (own !== undefined && key !== INSPECT) return Reflect.deleteProperty(target, key);
+    return true;
+  },
+
+  ownKeys(target) {
+    const state = materialize(target);
+    if (!Reflect.isExtensible(target)) mirror(state);
+    const keys = Reflect.ownKeys(state.object);
+    // The engine insists on seeing the target's non-configurable keys (an array target's `length`).
+    for (const key of Reflect.ownKeys(target)) {
+      if (keys.includes(key)) continue;
+      if (Reflect.getOwnPropertyDescriptor(target, key)?.configurable === false) keys.push(key);
+    }
+    return keys;
+  },
+
+  getOwnPropertyDescriptor(target, key) {
+    const state = materialize(target);
+    const desc = Reflect.getOwnPropertyDescriptor(state.object, key);
+    const own = Reflect.getOwnPropertyDescriptor(target, key);
+    if (desc === undefined) {
+      // Only reachable when the shape lied (an array shape for a non-array): report what the engine checks.
+      return own !== undefined && (own.configurable === false || !Reflect.isExtensible(target)) ? own : undefined;
+    }
+    // A non-configurable property may only be reported if the target has it too: copy it over.
+    if (desc.configurable === false || !Reflect.isExtensible(target)) {
+      if (Reflect.defineProperty(target, key, desc)) return desc;
+      return own;
+    }
+    if (own !== undefined && own.configurable === false) return own;
+    return desc;
+  },
+
+  defineProperty(target, key, desc) {
+    const state = materialize(target);
+    if (!Reflect.defineProperty(state.object, key, desc)) return false;
+    if (desc.configurable === false || !Reflect.isExtensible(target)) {
+      const actual = Reflect.getOwnPropertyDescriptor(state.object, key);
+      if (actual !== undefined) Reflect.defineProperty(target, key, actual);
+    }
+    return true;
+  },
+
+  getPrototypeOf(target) {
+    const state = byTarget.get(target);
+    if (state === undefined || !Reflect.isExtensible(target)) return Reflect.getPrototypeOf(target);
+    if (!state.resolved) {
+      const proto = unresolvedPrototype(state);
+      if (proto !== undefined) return proto;
+    }
+    return Reflect.getPrototypeOf(materialize(target).object);
+  },
+
+  setPrototypeOf(target, proto) {
+    return Reflect.setPrototypeOf(materialize(target).object, proto);
+  },
+
+  isExtensible(target) {
+    const state = materialize(target);
+    if (!Reflect.isExtensible(state.object)) mirror(state);
+    return Reflect.isExtensible(target);
+  },
+
+  preventExtensions(target) {
+    const state = materialize(target);
+    if (!Reflect.preventExtensions(state.object)) return false;
+    mirror(state);
+    return true;
+  },
+
+  apply(target, thisArg, args) {
+    const state = materialize(target);
+    return Reflect.apply(state.value as Function, thisArg, args);
+  },
+
+  construct(target, args, newTarget) {
+    const state = materialize(target);
+    const ctor = state.value as Function;
+    return Reflect.construct(ctor, args, newTarget === state.proxy ? ctor : newTarget);
+  },
+};
