@@ -227,7 +227,8 @@ function forwardedGet(state: ProxyState, key: PropertyKey): unknown {
   return bound;
 }
 
-function primitiveHelper(state: ProxyState, key: PropertyKey): Function {
+// A function returning the value itself: ToPrimitive and JSON.stringify unwrap a primitive through it.
+function valueHelper(state: ProxyState, key: PropertyKey): Function {
   state.bound ??= new Map();
   const cached = state.bound.get(key);
   if (cached !== undefined) return cached.bound;
@@ -278,7 +279,12 @@ const handler: ProxyHandler<object> = {
     if (key === 'then' && shape?.thenable !== true) return undefined;
     const state = materialize(target);
     if (isPrimitive(state.value) && (key === Symbol.toPrimitive || key === 'toJSON')) {
-      return primitiveHelper(state, key);
+      return valueHelper(state, key);
+    }
+    // JSON.stringify decides "array or object" from the target; when the shape got that wrong, hand it the
+    // value instead so the text still matches the value's.
+    if (key === 'toJSON' && Array.isArray(state.object) !== Array.isArray(target) && !(key in state.object)) {
+      return valueHelper(state, key);
     }
     return forwardedGet(state, key);
   },
