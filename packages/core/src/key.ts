@@ -78,9 +78,8 @@ export function assertKey(key: unknown, kind: string): asserts key is Key {
     throw new InvalidKeyError(`Key of kind '${key.kind}' given to a '${kind}' connector`);
   }
   if (typeof key.id !== 'string' || key.id === '') {
-    throw new InvalidKeyError(
-      `A ${kind} key needs a non-empty string 'id', got ${typeof key.id === 'string' ? 'an empty string' : describeValue(key.id)}`,
-    );
+    const got = typeof key.id === 'string' ? 'an empty string' : describeValue(key.id);
+    throw new InvalidKeyError(`A ${kind} key needs a non-empty string 'id', got ${got}`);
   }
   const bad = findNonJson(key, 'key', new Set());
   if (bad !== null) throw new InvalidKeyError(`Malformed ${kind} key: ${bad}`);

@@ -23,7 +23,11 @@ describe('MemoryConnector', () => {
     const c = open({ segment: 'named' });
     const key = await c.put([new Uint8Array([1])]);
     expect(key).toEqual({ kind: 'memory', id: expect.any(String), segment: 'named' });
-    expect(c.config()).toEqual({ kind: 'memory', package: '@proxystore/core', options: { segment: 'named' } });
+    expect(c.config()).toEqual({
+      kind: 'memory',
+      package: '@proxystore/core',
+      options: { segment: 'named' },
+    });
   });
 
   it('gives each connector a private segment by default', async () => {
@@ -39,7 +43,7 @@ describe('MemoryConnector', () => {
   it('keeps a segment while any attached connector is open, and drops it after the last closes', async () => {
     const a = new MemoryConnector({ segment: 'refcounted' });
     const key = await a.put([new Uint8Array([7])]);
-    const b = MemoryConnector.fromConfig(a.config() .options);
+    const b = MemoryConnector.fromConfig(a.config().options);
     await a.close();
     expect(b.getSync(key)).toEqual([new Uint8Array([7])]);
     await b.close();
@@ -78,7 +82,9 @@ describe('MemoryConnector', () => {
   });
 
   it('fromConfig rejects a non-string segment', () => {
-    expect(() => MemoryConnector.fromConfig({ segment: 3 })).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }));
+    expect(() => MemoryConnector.fromConfig({ segment: 3 })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_ERROR' }),
+    );
   });
 
   it('works with await using', async () => {

@@ -95,7 +95,7 @@ export class MemoryConnector implements Connector<MemoryKey> {
     // so beats answering `null`, which would read as "evicted".
     if (key.segment !== this.segment) {
       throw new InvalidKeyError(
-        `Memory key of segment ${JSON.stringify(key.segment)} given to a connector attached to '${this.segment}'`,
+        `Memory key of segment ${JSON.stringify(key.segment)} given to a connector on '${this.segment}'`,
       );
     }
   }

@@ -142,6 +142,21 @@ export function describeConnectorContract(name: string, options: ConnectorContra
       expect(await connector.exists(key)).toBe(false);
     });
 
+    it('rejects a malformed key with InvalidKeyError (code INVALID_KEY)', async () => {
+      const invalid = { code: 'INVALID_KEY' };
+      const malformed = [
+        { kind: `not-${connector.kind}`, id: 'x' },
+        { kind: connector.kind, id: '' },
+        { kind: connector.kind },
+        'not a key',
+      ] as unknown as Key[];
+      for (const key of malformed) {
+        await expect(connector.get(key)).rejects.toMatchObject(invalid);
+        await expect(connector.exists(key)).rejects.toMatchObject(invalid);
+        await expect(connector.evict(key)).rejects.toMatchObject(invalid);
+      }
+    });
+
     it('mints a distinct key for every put', async () => {
       const keys = await Promise.all(Array.from({ length: 20 }, () => connector.put([pattern(1)])));
       expect(new Set(keys.map((k) => JSON.stringify(k))).size).toBe(20);
@@ -259,7 +274,9 @@ export function describeConnectorContract(name: string, options: ConnectorContra
       await expect(connector.putBatch([[pattern(1)]])).rejects.toMatchObject(closed);
       await expect(connector.getBatch([key])).rejects.toMatchObject(closed);
       if (connector.getSync) expect(() => connector.getSync?.(key)).toThrow(expect.objectContaining(closed));
-      if (connector.evictSync) expect(() => connector.evictSync?.(key)).toThrow(expect.objectContaining(closed));
+      if (connector.evictSync) {
+        expect(() => connector.evictSync?.(key)).toThrow(expect.objectContaining(closed));
+      }
       if (connector.newKey) await expect(connector.newKey()).rejects.toMatchObject(closed);
       if (connector.set) await expect(connector.set(key, [pattern(1)])).rejects.toMatchObject(closed);
     });
@@ -280,7 +297,8 @@ export function describeConnectorContract(name: string, options: ConnectorContra
       expect(await connector.exists(key)).toBe(true);
     });
 
-    it('newKey/set: get before set is null, after set the frames (skipped when the connector has no newKey)', async (ctx) => {
+    const newKeyCase = 'newKey/set: get before set is null, after set the frames (skipped when no newKey)';
+    it(newKeyCase, async (ctx) => {
       if (connector.newKey === undefined) return ctx.skip('connector has no newKey');
       expect(connector.set, 'a connector with newKey must have set').toBeTypeOf('function');
       const key = await connector.newKey();
