@@ -152,10 +152,10 @@ describe('factory errors', () => {
   });
 
   it('a factory that returns null or undefined raises NonProxiableTypeError at access', () => {
-    const p = createProxy<{ x: number }>(countingFactory(() => null));
+    const p = createProxy(countingFactory<{ x: number }>(() => null as never));
     expect(() => p.x).toThrow(NonProxiableTypeError);
     expect(isResolved(p)).toBe(false);
-    const q = createProxy<{ x: number }>(countingFactory(() => undefined));
+    const q = createProxy(countingFactory<{ x: number }>(() => undefined as never));
     expect(() => q.x).toThrow(/undefined/);
   });
 });

@@ -150,7 +150,7 @@ describe('objects after resolution', () => {
     expect(Object.getOwnPropertyDescriptors(p)).toEqual(Object.getOwnPropertyDescriptors(value));
   });
 
-  it('Object.defineProperty, freeze and seal go to the value and keep the proxy consistent', () => {
+  it('Object.defineProperty and freeze go to the value and keep the proxy consistent', () => {
     const value: Record<string, number> = { a: 1 };
     const { p } = proxyOf(value);
     Object.defineProperty(p, 'b', { value: 2, configurable: false, enumerable: true });
@@ -252,7 +252,7 @@ describe('arrays', () => {
 
 describe('functions and classes', () => {
   it('calls a regular function, forwarding this and arguments', () => {
-    function add(this: { base: number } | undefined, a: number, b: number): number {
+    function add(this: { base: number } | void, a: number, b: number): number {
       return (this?.base ?? 0) + a + b;
     }
     const { p, factory } = proxyOf(add);
