@@ -1,1 +1,27 @@
-export {};
+// Public surface of @proxystore/serialize: value <-> frames (a flatbuffers header plus out-of-band
+// buffers), the packed single-buffer encoding, user codecs, and the control plane's object descriptor.
+// Everything a caller may rely on is listed here by name; the rest of src/ is internal.
+export {
+  deserialize,
+  inspectFrames,
+  serialize,
+  setProxyReviver,
+  type DeserializeOptions,
+  type FramesInfo,
+  type SerializeOptions,
+  type ValueKindName,
+} from './serialize.js';
+export { DEFAULT_OUT_OF_BAND_THRESHOLD } from './structured.js';
+export { CodecRegistry, defaultCodecs, registerCodec, type AnyCodec, type Codec } from './codecs.js';
+export {
+  FRAME_ALIGNMENT,
+  alignUp,
+  framesByteLength,
+  joinFrames,
+  packFrames,
+  packedByteLength,
+  unpackFrames,
+} from './frames.js';
+export { SerializationError, type SerializationErrorCode } from './errors.js';
+export type { DTypeName, TypedArray, TypedArrayConstructor } from './dtype.js';
+export { FORMAT_VERSION, HEADER_IDENTIFIER } from './header.js';
