@@ -171,7 +171,8 @@ function validShape(shape: Shape | undefined): Shape {
   // Copy so the caller's object cannot change what the traps answer later.
   const copy: Shape = { type: shape.type };
   if (shape.builtin !== undefined && isBuiltinName(shape.builtin)) copy.builtin = shape.builtin;
-  if (shape.ctorName !== undefined) copy.ctorName = shape.ctorName;
+  // A built-in this build does not know (from a newer producer) is dropped: the value still resolves.
+  if (typeof shape.ctorName === 'string') copy.ctorName = shape.ctorName;
   if (shape.thenable === true) copy.thenable = true;
   return copy;
 }
@@ -254,6 +255,18 @@ function mirror(state: ProxyState): void {
   Reflect.preventExtensions(target);
 }
 
+/**
+ * Drops a property the value no longer has from the target, where the engine would otherwise hold the
+ * proxy to it (a mirrored non-extensible target). False when the target must keep it (non-configurable).
+ */
+function forgetOnTarget(target: object, key: PropertyKey): boolean {
+  const own = Reflect.getOwnPropertyDescriptor(target, key);
+  if (own === undefined) return true;
+  if (own.configurable === false) return false;
+  // The inspect hook stays while the target is extensible: the engine does not check it then.
+  return Reflect.isExtensible(target) ? true : Reflect.deleteProperty(target, key);
+}
+
 function unresolvedPrototype(state: ProxyState): object | null | undefined {
   const { shape } = state;
   if (shape.builtin !== undefined) return builtinPrototype(shape.builtin);
@@ -314,12 +327,11 @@ const handler: ProxyHandler<object> = {
 
   ownKeys(target) {
     const state = materialize(target);
-    if (!Reflect.isExtensible(target)) mirror(state);
     const keys = Reflect.ownKeys(state.object);
-    // The engine insists on seeing the target's non-configurable keys (an array target's `length`).
     for (const key of Reflect.ownKeys(target)) {
-      if (keys.includes(key)) continue;
-      if (Reflect.getOwnPropertyDescriptor(target, key)?.configurable === false) keys.push(key);
+      if (keys.includes(key) || forgetOnTarget(target, key)) continue;
+      // The engine insists on seeing the target's non-configurable keys (an array target's `length`).
+      keys.push(key);
     }
     return keys;
   },
@@ -329,8 +341,8 @@ const handler: ProxyHandler<object> = {
     const desc = Reflect.getOwnPropertyDescriptor(state.object, key);
     const own = Reflect.getOwnPropertyDescriptor(target, key);
     if (desc === undefined) {
-      // Only reachable when the shape lied (an array shape for a non-array): report what the engine checks.
-      return own !== undefined && (own.configurable === false || !Reflect.isExtensible(target)) ? own : undefined;
+      // A non-configurable leftover (an array target's `length` under a wrong shape) must still be reported.
+      return own === undefined || forgetOnTarget(target, key) ? undefined : own;
     }
     // A non-configurable property may only be reported if the target has it too: copy it over.
     if (desc.configurable === false || !Reflect.isExtensible(target)) {

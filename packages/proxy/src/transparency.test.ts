@@ -171,6 +171,18 @@ describe('objects after resolution', () => {
     expect(Object.getOwnPropertyDescriptor(p, 'a')?.writable).toBe(false);
   });
 
+  it('a non-extensible value that loses a property directly still reports consistent keys', () => {
+    const value: { a?: number; b?: number } = { a: 1, b: 2 };
+    Object.preventExtensions(value);
+    const { p } = proxyOf(value);
+    expect(Object.isExtensible(p)).toBe(false);
+    delete value.b;
+    expect(Object.keys(p)).toEqual(['a']);
+    expect(Object.getOwnPropertyDescriptor(p, 'b')).toBeUndefined();
+    delete p.a;
+    expect(Reflect.ownKeys(p)).toEqual([]);
+  });
+
   it('class instances: getters and methods that use #private fields work through the proxy', () => {
     class Counter {
       #count = 0;
