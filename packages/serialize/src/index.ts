@@ -25,3 +25,20 @@ export {
 export { SerializationError, type SerializationErrorCode } from './errors.js';
 export type { DTypeName, TypedArray, TypedArrayConstructor } from './dtype.js';
 export { FORMAT_VERSION, HEADER_IDENTIFIER } from './header.js';
+export {
+  OBJECT_DESCRIPTOR_IDENTIFIER,
+  decodeObjectDescriptor,
+  encodeObjectDescriptor,
+  type MemoryTypeName,
+  type ObjectDescriptorInfo,
+} from './descriptor.js';
+// The generated flatbuffers types, for the control plane, which builds its own messages from them.
+export {
+  DType,
+  FrameDescriptor,
+  FrameRole,
+  Header,
+  MemoryType,
+  ObjectDescriptor,
+  ValueKind,
+} from './generated/proxystore_generated.js';
