@@ -170,8 +170,8 @@ function validShape(shape: Shape | undefined): Shape {
   }
   // Copy so the caller's object cannot change what the traps answer later.
   const copy: Shape = { type: shape.type };
-  if (shape.builtin !== undefined && isBuiltinName(shape.builtin)) copy.builtin = shape.builtin;
   // A built-in this build does not know (from a newer producer) is dropped: the value still resolves.
+  if (shape.builtin !== undefined && isBuiltinName(shape.builtin)) copy.builtin = shape.builtin;
   if (typeof shape.ctorName === 'string') copy.ctorName = shape.ctorName;
   if (shape.thenable === true) copy.thenable = true;
   return copy;

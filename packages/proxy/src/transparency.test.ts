@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { countingFactory, proxyOf } from '../test/counting-factory.js';
-import { createProxy, extract, isResolved, resolve, shapeOf, type BuiltinName } from './index.js';
+import { createProxy, extract, getShape, isResolved, resolve, shapeOf, type BuiltinName } from './index.js';
 
 describe('shape answers without fetching', () => {
   it('typeof is "function" exactly when the shape type is function', () => {
@@ -259,6 +259,25 @@ describe('arrays', () => {
     expect([...p]).toEqual([1, 2]);
     expect(Reflect.ownKeys(p)).toEqual(['0', '1', 'length']);
     expect(JSON.stringify({ list: p })).toBe('{"list":[1,2]}');
+  });
+
+  it("a shape that wrongly says Array still satisfies the engine's checks on the array target", () => {
+    const p = createProxy<Record<string, number>>(countingFactory(() => ({ a: 1 })), {
+      shape: { type: 'object', builtin: 'Array' },
+    });
+    expect(Array.isArray(p)).toBe(true);
+    expect(Reflect.ownKeys(p)).toEqual(['a', 'length']);
+    expect(Object.keys(p)).toEqual(['a']);
+    expect(Object.getOwnPropertyDescriptor(p, 'length')?.configurable).toBe(false);
+    expect(p.a).toBe(1);
+  });
+
+  it('an unknown built-in name in a shape (from a newer producer) is ignored, not fatal', () => {
+    const p = createProxy(countingFactory(() => ({ a: 1 })), {
+      shape: { type: 'object', builtin: 'Float16Array' as BuiltinName },
+    });
+    expect(getShape(p)).toEqual({ type: 'object' });
+    expect(p.a).toBe(1);
   });
 });
 
