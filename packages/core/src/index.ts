@@ -37,10 +37,12 @@ export {
   registerConnector,
 } from './connector-registry.js';
 export { MemoryConnector } from './connectors/memory.js';
+export type { MemoryKey } from './connectors/memory.js';
 export type { MemoryConnectorOptions } from './connectors/memory.js';
 export { FileConnector } from './connectors/file.js';
+export type { FileKey } from './connectors/file.js';
 export type { FileConnectorOptions } from './connectors/file.js';
-export { assertKey, keyToString } from './key.js';
+export { assertKey, keyToString, newId } from './key.js';
 export { StoreMetrics } from './metrics.js';
 export type { MetricsSnapshot, OperationStats } from './metrics.js';
 export { getOrCreateStore, getStore, registerStore, unregisterStore } from './store-registry.js';
