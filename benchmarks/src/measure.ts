@@ -1,0 +1,122 @@
+// The one place that talks to tinybench: runs tasks with warmup and a time budget, keeps the raw
+// samples, and summarizes them with stats.ts. Suites describe what to time; this decides how.
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Bench } from 'tinybench';
+import { type Summary, summarize } from './stats.js';
+
+export interface MeasureOptions {
+  /** Time budget of the measured phase per task, ms, split over the rounds. */
+  time: number;
+  /** Minimum number of samples per task, split over the rounds. */
+  iterations: number;
+  /** Warmup budget, ms, and minimum warmup calls, before each pass. */
+  warmupTime: number;
+  warmupIterations: number;
+}
+
+/** One thing to time; build it with `timed` or `batched`. */
+export interface TaskSpec {
+  name: string;
+  fn: () => unknown;
+}
+
+/**
+ * Anything a benchmarked body computes goes here, so the JIT cannot prove the work dead and drop it.
+ */
+export let sink: unknown;
+export function consume(value: unknown): void {
+  sink = value;
+}
+
+// A full GC before each pass, so garbage from the previous task (64 MiB buffers) is not collected on
+// this task's clock. `--expose-gc` at run time, without asking users to pass a node flag.
+const gc: (() => void) | undefined = (() => {
+  try {
+    setFlagsFromString('--expose-gc');
+    const fn: unknown = runInNewContext('gc');
+    return typeof fn === 'function' ? (fn as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+export function collectGarbage(): void {
+  gc?.();
+}
+
+/** Times one call of `fn` per sample. For work of a few microseconds or more. */
+export function timed(name: string, fn: () => unknown): TaskSpec {
+  return { name, fn };
+}
+
+/**
+ * For sub-microsecond work: `body(n)` runs the operation n times in its own loop (so subject and
+ * baseline pay the same loop overhead, and no closure call per operation), and each sample is the
+ * batch time divided by n: the timer's own cost is amortized over the batch.
+ */
+export function batched(name: string, body: (n: number) => void, batch: number): TaskSpec {
+  return {
+    name,
+    fn: () => {
+      const start = performance.now();
+      body(batch);
+      const elapsed = performance.now() - start;
+      return { overriddenDuration: elapsed / batch, overriddenIterationCost: elapsed };
+    },
+  };
+}
+
+async function samplesOf(task: TaskSpec, options: MeasureOptions): Promise<number[]> {
+  collectGarbage();
+  const bench = new Bench({
+    name: task.name,
+    time: options.time,
+    iterations: options.iterations,
+    warmupTime: options.warmupTime,
+    warmupIterations: options.warmupIterations,
+    warmup: options.warmupIterations > 0 || options.warmupTime > 0,
+    retainSamples: true,
+    throws: true,
+  });
+  bench.add(task.name, task.fn);
+  await bench.run();
+  const result = bench.getTask(task.name)?.result;
+  if (result === undefined || (result.state !== 'completed' && result.state !== 'aborted-with-statistics')) {
+    const error = result?.state === 'errored' ? result.error : undefined;
+    throw new Error(`Benchmark task '${task.name}' did not complete (${result?.state ?? 'missing'})`, { cause: error });
+  }
+  const samples = result.latency.samples;
+  if (samples === undefined || samples.length === 0) throw new Error(`Benchmark task '${task.name}' kept no samples`);
+  return samples;
+}
+
+/**
+ * Times each task, interleaved: `rounds` passes, the order reversed on every other pass (AB BA …),
+ * each pass with its own warmup and a 1/rounds share of the budget; samples are pooled per task.
+ * Whichever task runs second on a noisy machine tends to look faster (warm allocator, page cache,
+ * CPU frequency); alternating spreads that bias over subject and baseline alike.
+ */
+export async function measureInterleaved(
+  tasks: readonly TaskSpec[],
+  options: MeasureOptions,
+  rounds = 2,
+): Promise<Summary[]> {
+  const pass: MeasureOptions = {
+    ...options,
+    time: options.time / rounds,
+    iterations: Math.max(1, Math.ceil(options.iterations / rounds)),
+  };
+  const pooled: number[][] = tasks.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    const order = tasks.map((_, i) => i);
+    if (round % 2 === 1) order.reverse();
+    for (const i of order) {
+      const into = pooled[i] as number[];
+      // A loop, not push(...samples): a fast task yields millions of samples, past the argument limit.
+      for (const sample of await samplesOf(tasks[i] as TaskSpec, pass)) into.push(sample);
+    }
+  }
+  return pooled.map((samples) => summarize(samples));
+}

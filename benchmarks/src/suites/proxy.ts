@@ -1,0 +1,168 @@
+// The cost of the proxy itself, with no I/O: making one, and using one after it has resolved. Baselines
+// are the same operations on the plain value. These are nanosecond operations, so each sample times a
+// batch and every body writes its result to `consume`, which keeps the JIT from deleting the work.
+import { MemoryConnector, Store, extract, resolve } from '@proxystore/core';
+import { createProxy, shapeOf, type ProxyFactory } from '@proxystore/proxy';
+import { batched, consume, measureInterleaved, timed } from '../measure.js';
+import type { Summary } from '../stats.js';
+import type { Row, Suite, SuiteContext } from '../suite.js';
+
+interface Point {
+  x: number;
+  y: string;
+  z: number[];
+}
+
+/** Objects are read round-robin from this many distinct values, so a load cannot be hoisted out of the loop. */
+const RING = 16;
+const CREATE_BATCH = 1_000;
+const ACCESS_BATCH = 20_000;
+const ARRAY_LENGTH = 100_000;
+
+function point(i: number): Point {
+  return { x: i, y: `point-${i}`, z: [i, i + 1] };
+}
+
+async function creation(ctx: SuiteContext, store: Store): Promise<Row[]> {
+  const value = point(1);
+  const key = await store.put(value);
+  const shape = shapeOf(value);
+  const factory: ProxyFactory<Point> = { resolveSync: () => value, resolve: async () => value };
+  // Results go into a ring that outlives the batch, so escape analysis cannot skip the allocation.
+  const ring: unknown[] = new Array(1024).fill(null);
+
+  ctx.log('proxy › create');
+  const [plain, fromKey, bare] = await measureInterleaved(
+    [
+      batched(
+        'plain object literal',
+        (n) => {
+          for (let i = 0; i < n; i++) ring[i & 1023] = { x: i, y: 'point', z: ring };
+        },
+        CREATE_BATCH,
+      ),
+      batched(
+        'store.proxyFromKey(key, { shape })',
+        (n) => {
+          for (let i = 0; i < n; i++) ring[i & 1023] = store.proxyFromKey<Point>(key, { shape });
+        },
+        CREATE_BATCH,
+      ),
+      batched(
+        'createProxy(factory, { shape })',
+        (n) => {
+          for (let i = 0; i < n; i++) ring[i & 1023] = createProxy(factory, { shape });
+        },
+        CREATE_BATCH,
+      ),
+    ],
+    ctx.budget,
+  );
+  consume(ring);
+  const baseline = { name: 'plain object literal', stats: plain as Summary };
+  return [
+    { suite: 'proxy', case: 'create', subject: { name: 'store.proxyFromKey(key, { shape })', stats: fromKey as Summary }, baseline },
+    { suite: 'proxy', case: 'create', subject: { name: 'createProxy(factory, { shape })', stats: bare as Summary }, baseline },
+  ];
+}
+
+async function access(ctx: SuiteContext, store: Store): Promise<Row[]> {
+  // Resolved store proxies; the baseline objects are the very values behind them (same hidden class).
+  const proxies: Point[] = [];
+  for (let i = 0; i < RING; i++) {
+    const p = await store.proxy(point(i));
+    resolve(p);
+    proxies.push(p);
+  }
+  const plain = proxies.map((p) => extract(p));
+  if (proxies.some((p, i) => p.x !== i || plain[i]?.x !== i)) throw new Error('proxy access returned a wrong value');
+
+  ctx.log('proxy › property access');
+  const [plainGet, proxyGet, extractGet] = (await measureInterleaved(
+    [
+      batched(
+        'o.x',
+        (n) => {
+          let s = 0;
+          for (let i = 0; i < n; i++) s += (plain[i & (RING - 1)] as Point).x;
+          consume(s);
+        },
+        ACCESS_BATCH,
+      ),
+      batched(
+        'p.x (resolved)',
+        (n) => {
+          let s = 0;
+          for (let i = 0; i < n; i++) s += (proxies[i & (RING - 1)] as Point).x;
+          consume(s);
+        },
+        ACCESS_BATCH,
+      ),
+      batched(
+        'extract(p).x (resolved)',
+        (n) => {
+          let s = 0;
+          for (let i = 0; i < n; i++) s += extract(proxies[i & (RING - 1)] as Point).x;
+          consume(s);
+        },
+        ACCESS_BATCH,
+      ),
+    ],
+    ctx.budget,
+  )) as [Summary, Summary, Summary];
+
+  ctx.log('proxy › array loop');
+  const array = Array.from({ length: ARRAY_LENGTH }, (_, i) => i);
+  const arrayProxy = await store.proxy(array);
+  resolve(arrayProxy);
+  const arrayPlain = extract(arrayProxy);
+  // The same source twice, as a reader writes the loop (length read on each pass). Two literals, not one
+  // shared function: a shared one would carry the proxy's type feedback into the plain loop and slow it.
+  const sumPlain = (a: readonly number[]): number => {
+    let s = 0;
+    for (let i = 0; i < a.length; i++) s += a[i] as number;
+    return s;
+  };
+  const sumProxy = (a: readonly number[]): number => {
+    let s = 0;
+    for (let i = 0; i < a.length; i++) s += a[i] as number;
+    return s;
+  };
+  const expected = (ARRAY_LENGTH * (ARRAY_LENGTH - 1)) / 2;
+  if (sumProxy(arrayProxy) !== expected || sumPlain(arrayPlain) !== expected) throw new Error('array loop summed wrongly');
+  const [loopPlain, loopProxy] = (await measureInterleaved(
+    [timed('plain array', () => consume(sumPlain(arrayPlain))), timed('resolved proxy', () => consume(sumProxy(arrayProxy)))],
+    ctx.budget,
+  )) as [Summary, Summary];
+
+  const getBaseline = { name: 'o.x', stats: plainGet };
+  return [
+    { suite: 'proxy', case: 'get property', subject: { name: 'p.x (resolved)', stats: proxyGet }, baseline: getBaseline },
+    {
+      suite: 'proxy',
+      case: 'get property',
+      subject: { name: 'extract(p).x (resolved)', stats: extractGet },
+      baseline: getBaseline,
+    },
+    {
+      suite: 'proxy',
+      case: `loop ${ARRAY_LENGTH.toExponential(0).replace('+', '')} numbers`,
+      subject: { name: 'for (i < p.length) s += p[i]', stats: loopProxy },
+      baseline: { name: 'for (i < a.length) s += a[i]', stats: loopPlain },
+      note: 'each p.length and p[i] is a get trap (with the index as a string key); extract(p) once is the fast path',
+    },
+  ];
+}
+
+export const proxySuite: Suite = {
+  name: 'proxy',
+  description: 'Proxy creation and access to a resolved proxy, next to the same operations on plain values',
+  async run(ctx) {
+    const store = new Store('bench-proxy', new MemoryConnector(), { cacheSize: 0 });
+    try {
+      return [...(await creation(ctx, store)), ...(await access(ctx, store))];
+    } finally {
+      await store.close({ clear: true });
+    }
+  },
+};
