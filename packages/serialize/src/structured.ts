@@ -155,11 +155,12 @@ function isTarget(v: object, ctx: EncodeContext): boolean {
 
 /**
  * The cheap pass every structured value gets: does the graph contain anything to replace? Stops at the
- * first hit; visits each object once (cycle-safe) and never looks inside binary data.
+ * first hit; visits each object once (cycle-safe) and never looks inside binary data. Plain objects and
+ * arrays, nearly all of a typical graph, take an inlined path without closures or type probes.
  */
 function containsTarget(root: unknown, ctx: EncodeContext): boolean {
   if (!isObjectLike(root)) return false;
-  const seen = new Set<object>();
+  const seen = new Set<object>([root]);
   const stack: object[] = [root];
   const push = (m: unknown): void => {
     if (isObjectLike(m) && !seen.has(m)) {
@@ -167,10 +168,35 @@ function containsTarget(root: unknown, ctx: EncodeContext): boolean {
       stack.push(m);
     }
   };
-  seen.add(root);
+  const checkMemo = ctx.memo.size > 0;
   while (stack.length > 0) {
     const v = stack.pop()!;
-    if (ctx.memo.has(v) || isTarget(v, ctx)) return true;
+    if (isTarget(v, ctx) || (checkMemo && ctx.memo.has(v))) return true;
+    // Foreign (non-ProxyStore) Proxies are left to v8, which rejects them; probing them could throw.
+    if (utilTypes.isProxy(v)) continue;
+    if (Array.isArray(v) && v.length <= 1 << 24) {
+      const a = v as unknown[];
+      for (let i = 0; i < a.length; i++) {
+        const m = a[i];
+        if (((typeof m === 'object' && m !== null) || typeof m === 'function') && !seen.has(m)) {
+          seen.add(m);
+          stack.push(m);
+        }
+      }
+      continue;
+    }
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto === Object.prototype || proto === null) {
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) {
+        const m = o[k];
+        if (((typeof m === 'object' && m !== null) || typeof m === 'function') && !seen.has(m)) {
+          seen.add(m);
+          stack.push(m);
+        }
+      }
+      continue;
+    }
     if (!isLeaf(v)) forEachMember(v, push);
   }
   return false;
