@@ -185,4 +185,20 @@ describe('nested proxies', () => {
     expect(out.box).toBeInstanceOf(Box);
     expect(out.box.inner).toBe(out.p);
   });
+
+  it('a class instance holding a proxy comes back as a plain object, as v8 writes class instances', () => {
+    class Holder {
+      constructor(readonly p: unknown) {}
+    }
+    const p = createProxy(countingFactory('h', 1).factory);
+    const out = deserialize<{ h: { p: unknown } }>(serialize({ h: new Holder(p) }), { reviveProxy: (r) => r });
+    expect(out.h).toEqual({ p: { key: 'h' } });
+    expect(out.h).not.toBeInstanceOf(Holder);
+  });
+
+  it('a foreign (non-ProxyStore) Proxy is SERIALIZE_UNSUPPORTED_VALUE, as v8 refuses it', () => {
+    expect(() => serialize({ x: new Proxy({}, {}) })).toThrow(
+      expect.objectContaining({ code: 'SERIALIZE_UNSUPPORTED_VALUE' }),
+    );
+  });
 });
