@@ -1,5 +1,6 @@
 // Malformed input: every way a peer, a disk or a bug can hand us bad frames must end in a
 // SerializationError with the right code, never a crash, a hang, or a read outside the frames.
+import { createProxy } from '@proxystore/proxy';
 import fc from 'fast-check';
 import { Builder } from 'flatbuffers';
 import { describe, expect, it } from 'vitest';
@@ -214,7 +215,17 @@ const codecs = new CodecRegistry([
     },
   },
 ]);
+// A proxy that fails loudly if anything resolves it; its reference is what the frames hold.
+const proxy = createProxy({
+  resolveSync: () => {
+    throw new Error('resolved');
+  },
+  resolve: () => Promise.reject(new Error('resolved')),
+  toReference: () => ({ store: 's', key: [1, 2] }),
+});
 const seeds: unknown[] = [
+  proxy,
+  { p: proxy, again: [proxy, new Tagged('v')] },
   'hello',
   new Float64Array([1, 2, 3]),
   Buffer.from('buf'),
