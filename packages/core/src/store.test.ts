@@ -25,6 +25,7 @@ import {
   toReference,
   unpackMessage,
   unregisterStore,
+  type Connector,
   type Key,
 } from './index.js';
 import { InstrumentedConnector } from './testing/instrumented.js';
@@ -37,7 +38,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const backends = {
+const backends: Record<string, () => Connector> = {
   memory: () => new MemoryConnector(),
   file: () => new FileConnector({ directory: dir }),
 };
@@ -216,7 +217,7 @@ describe('Store', () => {
   });
 
   it('rejects malformed keys with InvalidKeyError', async () => {
-    await using store = new Store('keys', new MemoryConnector());
+    await using store = new Store<Key>('keys', new MemoryConnector());
     await expect(store.get({ kind: 'file', id: 'x' } as Key)).rejects.toBeInstanceOf(InvalidKeyError);
     await expect(store.get('abc' as unknown as Key)).rejects.toMatchObject({ code: 'INVALID_KEY' });
   });
@@ -269,7 +270,8 @@ describe('references', () => {
     const outer = { label: 'outer', inner, list: [inner] };
     const key = await store.put(outer);
     const message = packMessage(outer);
-    expect(message.data.byteLength).toBeLessThan(4096);
+    expect(message.encoding).toBe('binary');
+    expect((message.data as Uint8Array).byteLength).toBeLessThan(4096);
     expect(connector.reads).toBe(0);
     expect(isResolved(inner)).toBe(false);
 
