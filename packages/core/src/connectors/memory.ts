@@ -1,7 +1,7 @@
 // The in-process connector: objects live in this process's memory, in a named segment that every
 // MemoryConnector built from the same config shares, so a reference revived in this process (a Store
 // re-created from its config) reads what the original store put. Nothing leaves the process.
-import { packFrames, packedByteLength, unpackFrames } from '@proxystore/serialize';
+import { joinFrames, unpackFrames } from '@proxystore/serialize';
 import type {
   CloseOptions,
   Connector,
@@ -45,13 +45,7 @@ function packedCopy(frames: Frames): Uint8Array {
   if (!Array.isArray(frames) || !frames.every((f) => f instanceof Uint8Array)) {
     throw new TypeError('Frames must be an array of Uint8Array');
   }
-  const out = new Uint8Array(packedByteLength(frames));
-  let offset = 0;
-  for (const part of packFrames(frames)) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
+  return joinFrames(frames);
 }
 
 export class MemoryConnector implements Connector<MemoryKey> {
