@@ -22,14 +22,14 @@ const MiB = 1024 * 1024;
  * payloads take tens of ms per sample, so they get few warmups and a small minimum sample count.
  */
 function contextFor(config: BenchConfig, log: (message: string) => void): SuiteContext {
-  const scale = config.quick ? 0.3 : 1;
-  const budget: MeasureOptions = { time: 1500 * scale, iterations: 64, warmupTime: 250 * scale, warmupIterations: 16 };
+  const scale = config.quick ? 0.15 : 1;
+  const budget: MeasureOptions = { time: 2500 * scale, iterations: 64, warmupTime: 250 * scale, warmupIterations: 16 };
   return {
     config,
     budget,
     budgetFor(bytes) {
       if (bytes <= MiB) return budget;
-      return { time: 1000 * scale, iterations: config.quick ? 5 : 10, warmupTime: 0, warmupIterations: 2 };
+      return { time: 2500 * scale, iterations: config.quick ? 6 : 10, warmupTime: 0, warmupIterations: 2 };
     },
     log,
   };

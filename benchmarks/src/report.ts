@@ -28,6 +28,8 @@ export interface MeasuredJson {
   minMs: number;
   maxMs: number;
   opsPerSec: number;
+  /** Minor page faults per call in the measured phase: fresh pages the kernel had to map. */
+  minorFaultsPerOp: number;
   /** Over the row's `bytes` at the median time; absent where a row has no payload size. */
   gbPerSec?: number;
 }
@@ -65,6 +67,7 @@ function measuredJson(m: Measured, bytes: number | undefined): MeasuredJson {
     minMs: m.stats.min,
     maxMs: m.stats.max,
     opsPerSec: opsPerSecond(m.stats.median),
+    minorFaultsPerOp: m.stats.minorFaultsPerOp,
   };
   if (bytes !== undefined) out.gbPerSec = gbPerSecond(bytes, m.stats.median);
   return out;
@@ -127,8 +130,12 @@ function formatRatio(r: number): string {
   return `${r >= 0.001 ? r.toPrecision(3) : r.toExponential(2)}×`;
 }
 
-const HEADER = ['case', 'size', 'subject', 'median', 'p99', 'GB/s', 'baseline', 'median', 'p99', 'GB/s', 'ratio'];
-const RIGHT = new Set([3, 4, 5, 7, 8, 9, 10]);
+const HEADER = ['case', 'size', 'subject', 'median', 'p99', 'GB/s', 'pf/op', 'baseline', 'median', 'p99', 'GB/s', 'pf/op', 'ratio'];
+const RIGHT = new Set([3, 4, 5, 6, 8, 9, 10, 11, 12]);
+
+function formatFaults(n: number): string {
+  return n >= 10 ? n.toFixed(0) : n.toFixed(1);
+}
 
 function tableLines(rows: readonly RowJson[]): string[] {
   const cells = rows.map((r) => [
@@ -138,10 +145,12 @@ function tableLines(rows: readonly RowJson[]): string[] {
     formatTime(r.subject.medianMs),
     formatTime(r.subject.p99Ms),
     formatRate(r.subject.gbPerSec),
+    formatFaults(r.subject.minorFaultsPerOp),
     r.baseline.name,
     formatTime(r.baseline.medianMs),
     formatTime(r.baseline.p99Ms),
     formatRate(r.baseline.gbPerSec),
+    formatFaults(r.baseline.minorFaultsPerOp),
     formatRatio(r.ratio),
   ]);
   const widths = HEADER.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
@@ -157,6 +166,7 @@ export function formatReport(report: Report): string {
     `proxystore benchmarks (${json.name}) — ${json.date}${report.config.quick ? ' — quick' : ''}`,
     machineLine(report.machine),
     'ratio = subject median / baseline median (1× = as fast as the raw baseline; higher is slower). GB/s = 10^9 B/s at the median.',
+    'pf/op = minor page faults per call (per batch for the batched proxy rows): fresh memory mapped by the kernel, ~1 per 4 KiB.',
   ];
   const suites = [...new Set(json.rows.map((r) => r.suite))];
   for (const suite of suites) {

@@ -2,13 +2,12 @@
 // same run and returns one row per (subject, baseline) pair; the runner and the reports know nothing
 // else about it, so adding a suite (or a `--suite` filter) does not touch them.
 import type { BenchConfig } from './config.js';
-import type { MeasureOptions } from './measure.js';
-import type { Summary } from './stats.js';
+import type { MeasureOptions, Measurement } from './measure.js';
 
 export interface Measured {
   /** What was timed, as code a reader recognises: "store.proxyFromKey(key)". */
   name: string;
-  stats: Summary;
+  stats: Measurement;
 }
 
 export interface Row {

@@ -3,8 +3,7 @@
 // batch and every body writes its result to `consume`, which keeps the JIT from deleting the work.
 import { MemoryConnector, Store, extract, resolve } from '@proxystore/core';
 import { createProxy, shapeOf, type ProxyFactory } from '@proxystore/proxy';
-import { batched, consume, measureInterleaved, timed } from '../measure.js';
-import type { Summary } from '../stats.js';
+import { type Measurement, batched, consume, measureInterleaved, timed } from '../measure.js';
 import type { Row, Suite, SuiteContext } from '../suite.js';
 
 interface Point {
@@ -59,10 +58,10 @@ async function creation(ctx: SuiteContext, store: Store): Promise<Row[]> {
     ctx.budget,
   );
   consume(ring);
-  const baseline = { name: 'plain object literal', stats: plain as Summary };
+  const baseline = { name: 'plain object literal', stats: plain as Measurement };
   return [
-    { suite: 'proxy', case: 'create', subject: { name: 'store.proxyFromKey(key, { shape })', stats: fromKey as Summary }, baseline },
-    { suite: 'proxy', case: 'create', subject: { name: 'createProxy(factory, { shape })', stats: bare as Summary }, baseline },
+    { suite: 'proxy', case: 'create', subject: { name: 'store.proxyFromKey(key, { shape })', stats: fromKey as Measurement }, baseline },
+    { suite: 'proxy', case: 'create', subject: { name: 'createProxy(factory, { shape })', stats: bare as Measurement }, baseline },
   ];
 }
 
@@ -109,7 +108,7 @@ async function access(ctx: SuiteContext, store: Store): Promise<Row[]> {
       ),
     ],
     ctx.budget,
-  )) as [Summary, Summary, Summary];
+  )) as [Measurement, Measurement, Measurement];
 
   ctx.log('proxy › array loop');
   const array = Array.from({ length: ARRAY_LENGTH }, (_, i) => i);
@@ -133,7 +132,7 @@ async function access(ctx: SuiteContext, store: Store): Promise<Row[]> {
   const [loopPlain, loopProxy] = (await measureInterleaved(
     [timed('plain array', () => consume(sumPlain(arrayPlain))), timed('resolved proxy', () => consume(sumProxy(arrayProxy)))],
     ctx.budget,
-  )) as [Summary, Summary];
+  )) as [Measurement, Measurement];
 
   const getBaseline = { name: 'o.x', stats: plainGet };
   return [

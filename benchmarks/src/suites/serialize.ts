@@ -5,9 +5,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import * as v8 from 'node:v8';
 import { deserialize, framesByteLength, joinFrames, serialize, unpackFrames } from '@proxystore/serialize';
-import { consume, measureInterleaved, timed, type MeasureOptions } from '../measure.js';
+import { type Measurement, type MeasureOptions, consume, measureInterleaved, timed } from '../measure.js';
 import type { Row, Suite, SuiteContext } from '../suite.js';
-import type { Summary } from '../stats.js';
 
 const FLOATS_BYTES = 64 * 1024 * 1024;
 const RECORDS = 10_000;
@@ -74,7 +73,7 @@ async function compare(
     const [base, subject] = (await measureInterleaved(
       [timed(baseName, () => consume(baseFn())), timed(subjectName, () => consume(subjectFn()))],
       options,
-    )) as [Summary, Summary];
+    )) as [Measurement, Measurement];
     const row: Row = {
       suite: 'serialize',
       case: `${label}: ${pair.case}`,
