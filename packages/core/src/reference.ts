@@ -35,25 +35,33 @@ export class StoreFactory<T> implements ProxyFactory<T> {
   readonly shape: Shape;
   readonly evict: boolean;
   #store: Store | undefined;
-  readonly #config: StoreConfig;
+  // Taken from the store only when needed (a reference, a re-created store): most proxies never leave
+  // the process, and building a config per proxy would double the cost of making one.
+  #config: StoreConfig | undefined;
 
   constructor(init: FactoryInit) {
+    if (init.store === undefined && init.config === undefined) {
+      throw new TypeError('StoreFactory needs a store or a store config');
+    }
     this.key = init.key;
     this.shape = init.shape;
     this.evict = init.evict;
     this.#store = init.store;
-    const config = init.config ?? init.store?.config();
-    if (config === undefined) throw new TypeError('StoreFactory needs a store or a store config');
-    this.#config = config;
+    this.#config = init.config;
   }
 
   get storeName(): string {
-    return this.#config.name;
+    return this.#store?.name ?? this.#storeConfig().name;
+  }
+
+  #storeConfig(): StoreConfig {
+    this.#config ??= (this.#store as Store).config();
+    return this.#config;
   }
 
   /** The store to read from: the one given, else the registered (or re-created) store of that name. */
   store(): Store {
-    if (this.#store === undefined || this.#store.closed) this.#store = getOrCreateStore(this.#config);
+    if (this.#store === undefined || this.#store.closed) this.#store = getOrCreateStore(this.#storeConfig());
     return this.#store;
   }
 
@@ -75,13 +83,13 @@ export class StoreFactory<T> implements ProxyFactory<T> {
   }
 
   describe(): string {
-    return `store '${this.#config.name}', key ${JSON.stringify(this.key)}`;
+    return `store '${this.storeName}', key ${JSON.stringify(this.key)}`;
   }
 
   toReference(): ProxyReference {
     return {
       proxystore: REFERENCE_VERSION,
-      store: this.#config,
+      store: this.#storeConfig(),
       key: this.key,
       shape: this.shape,
       evict: this.evict,

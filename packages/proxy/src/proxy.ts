@@ -25,59 +25,43 @@ export interface CreateProxyOptions {
 
 type Primitive = string | number | bigint;
 
-interface ProxyState {
-  readonly factory: ProxyFactory<unknown>;
-  readonly shape: Readonly<Shape>;
-  readonly target: object;
-  proxy: object;
-  resolved: boolean;
-  /** The value as the factory returned it (a primitive stays a primitive, so methods get it as `this`). */
-  value: unknown;
-  /** `value` as an object, for reflection: the value itself, or its wrapper for a primitive. */
-  object: object;
-  pending: Promise<void> | undefined;
-  /** Bound methods by property, so `p.get === p.get`; `fn` detects that the property was replaced. */
-  bound: Map<PropertyKey, { fn: Function; bound: Function }> | undefined;
+// Keyed by proxy for the public helpers. The traps never look it up: the state object is the proxy's
+// handler, so a trap reaches it as `this`.
+const byProxy = new WeakMap<object, ProxyState>();
+
+// util.inspect reads a Proxy's target directly, without traps, so a hook on the target is how an
+// unresolved proxy prints a description instead of fetching. It sits on the targets' prototypes (one
+// shared function, nothing per proxy) and finds the state from `this`, which Node sets to the proxy.
+// Symbol.for: the key Node itself uses.
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+function inspectHook(
+  this: unknown,
+  depth: number | null,
+  opts: InspectOptions & { stylize?: (text: string, style: string) => string },
+): string {
+  const state = lookup(this);
+  if (state === undefined) return '[Proxy]';
+  if (state.resolved) return inspect(state.value, { ...opts, depth });
+  const text = `Proxy<unresolved: ${describe(state.factory)}>`;
+  return typeof opts?.stylize === 'function' ? opts.stylize(text, 'special') : text;
 }
 
-// Keyed by proxy for the public helpers and by target for the traps; neither is visible on the proxy.
-const byProxy = new WeakMap<object, ProxyState>();
-const byTarget = new WeakMap<object, ProxyState>();
+function withInspectHook(proto: object): object {
+  return Object.create(proto, { [INSPECT]: { value: inspectHook, configurable: true, writable: true } });
+}
 
-// util.inspect reads a Proxy's target directly, without traps, so this hook on the target is how an
-// unresolved proxy prints a description instead of fetching. Symbol.for: the key Node itself uses.
-const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+const OBJECT_TARGET_PROTO = withInspectHook(Object.prototype);
+const ARRAY_TARGET_PROTO = withInspectHook(Array.prototype);
+const FUNCTION_TARGET_PROTO = withInspectHook(Function.prototype);
 
 /** Wraps `factory` in a proxy that fetches on first use. Creating it calls nothing on the factory. */
 export function createProxy<T>(factory: ProxyFactory<T>, options?: CreateProxyOptions): T {
   const shape = Object.freeze(validShape(options?.shape));
-  const target = makeTarget(shape);
-  const state: ProxyState = {
-    factory,
-    shape,
-    target,
-    proxy: target,
-    resolved: false,
-    value: undefined,
-    object: target,
-    pending: undefined,
-    bound: undefined,
-  };
-  Object.defineProperty(target, INSPECT, {
-    // A closure, not `this`: util.inspect calls the hook with the proxy as `this`, which would resolve it.
-    value: (depth: number | null, opts: InspectOptions & { stylize?: (text: string, style: string) => string }) => {
-      if (state.resolved) return inspect(state.value, { ...opts, depth });
-      const text = `Proxy<unresolved: ${describe(factory)}>`;
-      return typeof opts?.stylize === 'function' ? opts.stylize(text, 'special') : text;
-    },
-    configurable: true,
-    enumerable: false,
-    writable: false,
-  });
-  const proxy = new Proxy(target, handler);
+  const state = new ProxyState(factory, shape, makeTarget(shape));
+  const proxy = new Proxy(state.target, state);
   state.proxy = proxy;
   byProxy.set(proxy, state);
-  byTarget.set(target, state);
   return proxy as T;
 }
 
@@ -181,9 +165,17 @@ function validShape(shape: Shape | undefined): Shape {
 // Array.isArray. A bound function is callable and constructible yet has no own `prototype`, so it holds
 // no non-configurable property that a value (an arrow function, a class) would contradict.
 function makeTarget(shape: Shape): object {
-  if (shape.type === 'function') return function target() {}.bind(null);
-  if (shape.type === 'object' && shape.builtin === 'Array') return [];
-  return {};
+  if (shape.type === 'function') {
+    const target = function target() {}.bind(null);
+    Object.setPrototypeOf(target, FUNCTION_TARGET_PROTO);
+    return target;
+  }
+  if (shape.type === 'object' && shape.builtin === 'Array') {
+    const target: unknown[] = [];
+    Object.setPrototypeOf(target, ARRAY_TARGET_PROTO);
+    return target;
+  }
+  return Object.create(OBJECT_TARGET_PROTO) as object;
 }
 
 function resolveSync(state: ProxyState): void {
@@ -205,13 +197,6 @@ function settle(state: ProxyState, value: unknown): void {
 
 function isPrimitive(value: unknown): value is Primitive {
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint';
-}
-
-function materialize(target: object): ProxyState {
-  const state = byTarget.get(target);
-  if (state === undefined) throw new ProxyStoreError('NOT_A_PROXY', 'Proxy state is missing');
-  resolveSync(state);
-  return state;
 }
 
 // Inherited methods (Map#get, Date#getTime, String#slice, class methods with #private fields) need the
@@ -244,7 +229,6 @@ function valueHelper(state: ProxyState, key: PropertyKey): Function {
 function mirror(state: ProxyState): void {
   const { target, object } = state;
   if (!Reflect.isExtensible(target)) return;
-  Reflect.deleteProperty(target, INSPECT);
   const keys = new Set(Reflect.ownKeys(object));
   for (const key of Reflect.ownKeys(target)) if (!keys.has(key)) Reflect.deleteProperty(target, key);
   for (const key of keys) {
@@ -263,7 +247,6 @@ function forgetOnTarget(target: object, key: PropertyKey): boolean {
   const own = Reflect.getOwnPropertyDescriptor(target, key);
   if (own === undefined) return true;
   if (own.configurable === false) return false;
-  // The inspect hook stays while the target is extensible: the engine does not check it then.
   return Reflect.isExtensible(target) ? true : Reflect.deleteProperty(target, key);
 }
 
@@ -285,60 +268,86 @@ function unresolvedPrototype(state: ProxyState): object | null | undefined {
   }
 }
 
-const handler: ProxyHandler<object> = {
-  get(target, key) {
-    const shape = byTarget.get(target)?.shape;
+/**
+ * One proxy's state, and its handler: the engine calls each trap with the handler as `this`, so a trap
+ * needs no lookup to find the value. Field names must not collide with trap names.
+ */
+class ProxyState implements ProxyHandler<object> {
+  readonly factory: ProxyFactory<unknown>;
+  readonly shape: Readonly<Shape>;
+  readonly target: object;
+  proxy: object;
+  resolved = false;
+  /** The value as the factory returned it (a primitive stays a primitive, so methods get it as `this`). */
+  value: unknown = undefined;
+  /** `value` as an object, for reflection: the value itself, or its wrapper for a primitive. */
+  object: object;
+  pending: Promise<void> | undefined = undefined;
+  /** Bound methods by property, so `p.get === p.get`; `fn` detects that the property was replaced. */
+  bound: Map<PropertyKey, { fn: Function; bound: Function }> | undefined = undefined;
+
+  constructor(factory: ProxyFactory<unknown>, shape: Readonly<Shape>, target: object) {
+    this.factory = factory;
+    this.shape = shape;
+    this.target = target;
+    this.proxy = target;
+    this.object = target;
+  }
+
+  /** Resolves if needed; returns the value as an object for reflection. */
+  materialize(): object {
+    if (!this.resolved) settle(this, this.factory.resolveSync());
+    return this.object;
+  }
+
+  get(_target: object, key: PropertyKey): unknown {
     // Never a thenable unless the value is one, so `await p` and `return p` neither fetch nor unwrap.
-    if (key === 'then' && shape?.thenable !== true) return undefined;
-    const state = materialize(target);
-    if (isPrimitive(state.value) && (key === Symbol.toPrimitive || key === 'toJSON')) {
-      return valueHelper(state, key);
+    if (key === 'then' && this.shape.thenable !== true) return undefined;
+    const object = this.materialize();
+    if (isPrimitive(this.value) && (key === Symbol.toPrimitive || key === 'toJSON')) {
+      return valueHelper(this, key);
     }
     // JSON.stringify decides "array or object" from the target; when the shape got that wrong, hand it the
     // value instead so the text still matches the value's.
-    if (key === 'toJSON' && Array.isArray(state.object) !== Array.isArray(target) && !(key in state.object)) {
-      return valueHelper(state, key);
+    if (key === 'toJSON' && Array.isArray(object) !== Array.isArray(this.target) && !(key in object)) {
+      return valueHelper(this, key);
     }
-    return forwardedGet(state, key);
-  },
+    return forwardedGet(this, key);
+  }
 
-  set(target, key, value, receiver) {
-    const state = materialize(target);
-    const ok = Reflect.set(state.object, key, value, receiver === state.proxy ? state.object : receiver);
+  set(target: object, key: PropertyKey, value: unknown, receiver: unknown): boolean {
+    const object = this.materialize();
+    const ok = Reflect.set(object, key, value, receiver === this.proxy ? object : receiver);
     if (ok && !Reflect.isExtensible(target)) {
-      const desc = Reflect.getOwnPropertyDescriptor(state.object, key);
+      const desc = Reflect.getOwnPropertyDescriptor(object, key);
       if (desc !== undefined) Reflect.defineProperty(target, key, desc);
     }
     return ok;
-  },
+  }
 
-  has(target, key) {
-    return Reflect.has(materialize(target).object, key);
-  },
+  has(_target: object, key: PropertyKey): boolean {
+    return Reflect.has(this.materialize(), key);
+  }
 
-  deleteProperty(target, key) {
-    const state = materialize(target);
-    if (!Reflect.deleteProperty(state.object, key)) return false;
+  deleteProperty(target: object, key: PropertyKey): boolean {
+    if (!Reflect.deleteProperty(this.materialize(), key)) return false;
     // Keep the target in step where the engine compares against it.
-    const own = Reflect.getOwnPropertyDescriptor(target, key);
-    if (own !== undefined && key !== INSPECT) return Reflect.deleteProperty(target, key);
+    if (Reflect.getOwnPropertyDescriptor(target, key) !== undefined) return Reflect.deleteProperty(target, key);
     return true;
-  },
+  }
 
-  ownKeys(target) {
-    const state = materialize(target);
-    const keys = Reflect.ownKeys(state.object);
+  ownKeys(target: object): ArrayLike<string | symbol> {
+    const keys = Reflect.ownKeys(this.materialize());
     for (const key of Reflect.ownKeys(target)) {
       if (keys.includes(key) || forgetOnTarget(target, key)) continue;
       // The engine insists on seeing the target's non-configurable keys (an array target's `length`).
       keys.push(key);
     }
     return keys;
-  },
+  }
 
-  getOwnPropertyDescriptor(target, key) {
-    const state = materialize(target);
-    const desc = Reflect.getOwnPropertyDescriptor(state.object, key);
+  getOwnPropertyDescriptor(target: object, key: PropertyKey): PropertyDescriptor | undefined {
+    const desc = Reflect.getOwnPropertyDescriptor(this.materialize(), key);
     const own = Reflect.getOwnPropertyDescriptor(target, key);
     if (desc === undefined) {
       // A non-configurable leftover (an array target's `length` under a wrong shape) must still be reported.
@@ -351,53 +360,50 @@ const handler: ProxyHandler<object> = {
     }
     if (own !== undefined && own.configurable === false) return own;
     return desc;
-  },
+  }
 
-  defineProperty(target, key, desc) {
-    const state = materialize(target);
-    if (!Reflect.defineProperty(state.object, key, desc)) return false;
+  defineProperty(target: object, key: PropertyKey, desc: PropertyDescriptor): boolean {
+    const object = this.materialize();
+    if (!Reflect.defineProperty(object, key, desc)) return false;
     if (desc.configurable === false || !Reflect.isExtensible(target)) {
-      const actual = Reflect.getOwnPropertyDescriptor(state.object, key);
+      const actual = Reflect.getOwnPropertyDescriptor(object, key);
       if (actual !== undefined) Reflect.defineProperty(target, key, actual);
     }
     return true;
-  },
+  }
 
-  getPrototypeOf(target) {
-    const state = byTarget.get(target);
-    if (state === undefined || !Reflect.isExtensible(target)) return Reflect.getPrototypeOf(target);
-    if (!state.resolved) {
-      const proto = unresolvedPrototype(state);
+  getPrototypeOf(target: object): object | null {
+    if (!Reflect.isExtensible(target)) return Reflect.getPrototypeOf(target);
+    if (!this.resolved) {
+      const proto = unresolvedPrototype(this);
       if (proto !== undefined) return proto;
     }
-    return Reflect.getPrototypeOf(materialize(target).object);
-  },
+    return Reflect.getPrototypeOf(this.materialize());
+  }
 
-  setPrototypeOf(target, proto) {
-    return Reflect.setPrototypeOf(materialize(target).object, proto);
-  },
+  setPrototypeOf(_target: object, proto: object | null): boolean {
+    return Reflect.setPrototypeOf(this.materialize(), proto);
+  }
 
-  isExtensible(target) {
-    const state = materialize(target);
-    if (!Reflect.isExtensible(state.object)) mirror(state);
+  isExtensible(target: object): boolean {
+    if (!Reflect.isExtensible(this.materialize())) mirror(this);
     return Reflect.isExtensible(target);
-  },
+  }
 
-  preventExtensions(target) {
-    const state = materialize(target);
-    if (!Reflect.preventExtensions(state.object)) return false;
-    mirror(state);
+  preventExtensions(_target: object): boolean {
+    if (!Reflect.preventExtensions(this.materialize())) return false;
+    mirror(this);
     return true;
-  },
+  }
 
-  apply(target, thisArg, args) {
-    const state = materialize(target);
-    return Reflect.apply(state.value as Function, thisArg, args);
-  },
+  apply(_target: object, thisArg: unknown, args: unknown[]): unknown {
+    this.materialize();
+    return Reflect.apply(this.value as Function, thisArg, args);
+  }
 
-  construct(target, args, newTarget) {
-    const state = materialize(target);
-    const ctor = state.value as Function;
-    return Reflect.construct(ctor, args, newTarget === state.proxy ? ctor : newTarget);
-  },
-};
+  construct(_target: object, args: unknown[], newTarget: Function): object {
+    this.materialize();
+    const ctor = this.value as Function;
+    return Reflect.construct(ctor, args, newTarget === this.proxy ? ctor : newTarget) as object;
+  }
+}
