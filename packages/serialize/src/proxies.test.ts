@@ -42,6 +42,23 @@ function reviver(values: Record<string, unknown>) {
 afterEach(() => setProxyReviver(undefined));
 
 describe('nested proxies', () => {
+  it('a proxy met after large buffers leaves no stray frames from the first (v8-only) attempt', () => {
+    const a = countingFactory('a', { big: 'data' });
+    const before = new Float64Array(4096).fill(1.5);
+    const after = new Uint8Array(8192).fill(9);
+    const value = { before, proxy: createProxy(a.factory), after };
+    const frames = serialize(value);
+    expect(a.calls.resolveSync + a.calls.resolve).toBe(0);
+    // header + skeleton + exactly one frame per large buffer
+    expect(frames).toHaveLength(4);
+    expect(frames.slice(2).map((f) => f.byteLength)).toEqual([before.byteLength, after.byteLength]);
+    setProxyReviver(reviver({ a: { big: 'data' } }));
+    const back = deserialize<typeof value>(frames);
+    expect(back.before).toEqual(before);
+    expect(back.after).toEqual(after);
+    expect(isProxy(back.proxy)).toBe(true);
+  });
+
   it('encodes proxies anywhere in a value as references without resolving them', () => {
     const a = countingFactory('a', { big: 'data' });
     const b = countingFactory('b', [1, 2, 3], true);

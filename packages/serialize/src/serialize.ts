@@ -115,8 +115,28 @@ function encodeTop(value: unknown, ctx: EncodeContext): [HeaderInfo, Uint8Array[
   if (typeof value === 'string' && !LONE_SURROGATE.test(value)) {
     return payload(ValueKind.String, DType.Bytes, utf8Encoder.encode(value));
   }
-  const skeleton = writeStructured(prepareGraph(value, ctx), ctx);
-  return structuredResult(ValueKind.Structured, skeleton, ctx);
+  return structuredResult(ValueKind.Structured, writeGraph(value, ctx), ctx);
+}
+
+/**
+ * Writes a structured value. With no user codecs, only a proxy would need substituting, and v8 refuses
+ * a Proxy outright (an exotic object: DataCloneError before any trap runs). So v8 writes the graph
+ * directly, and only when it refuses do we pay for the walk that finds proxies and substitutes
+ * references; the common graph costs what `v8.serialize` costs. With codecs registered, instances of a
+ * class would be written as plain objects without complaint, so the walk must come first.
+ */
+function writeGraph(value: unknown, ctx: EncodeContext): Uint8Array {
+  if (ctx.codecs.size === 0) {
+    try {
+      return writeStructured(value, ctx);
+    } catch (err) {
+      if (!(err instanceof SerializationError) || err.code !== 'SERIALIZE_UNSUPPORTED_VALUE') throw err;
+      // Forget the frames the failed attempt collected; the second pass collects them again.
+      ctx.oob.length = 0;
+      ctx.oobInfo.length = 0;
+    }
+  }
+  return writeStructured(prepareGraph(value, ctx), ctx);
 }
 
 function payload(kind: ValueKind, dtype: DType, bytes: Uint8Array): [HeaderInfo, Uint8Array[]] {
