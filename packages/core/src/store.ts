@@ -147,7 +147,7 @@ export class Store<K extends Key = Key> {
     this.#checkOpen();
     assertKey(key, this.connector.kind);
     const start = performance.now();
-    const cacheKey = keyToString(key);
+    const cacheKey = this.#cacheKeyOf(key);
     const cached = this.#cacheLookup(cacheKey);
     let frames: Uint8Array[] | null;
     if (cached !== undefined) {
@@ -175,7 +175,7 @@ export class Store<K extends Key = Key> {
     this.#checkOpen();
     assertKey(key, this.connector.kind);
     const start = performance.now();
-    const cacheKey = keyToString(key);
+    const cacheKey = this.#cacheKeyOf(key);
     let frames: Uint8Array[] | null | undefined = this.#cacheLookup(cacheKey);
     if (frames === undefined) {
       if (this.connector.getSync === undefined) {
@@ -212,14 +212,14 @@ export class Store<K extends Key = Key> {
     this.#checkOpen();
     assertKey(key, this.connector.kind);
     const start = performance.now();
-    this.#cache.delete(keyToString(key));
+    this.#forget(key);
     await this.connector.evict(key, options);
     this.metrics?.record('evict', performance.now() - start);
   }
 
   /** `evict` without yielding where the connector allows it; otherwise started in the background. */
   evictSoon(key: K): void {
-    this.#cache.delete(keyToString(key));
+    this.#forget(key);
     if (this.#closed) return;
     if (this.connector.evictSync !== undefined) {
       this.connector.evictSync(key);
@@ -282,8 +282,18 @@ export class Store<K extends Key = Key> {
     if (this.#closed) throw new ClosedError(`Store '${this.name}'`);
   }
 
-  #cacheLookup(cacheKey: string): Uint8Array[] | undefined {
-    if (this.#cache.capacity === 0) return undefined;
+  /** The cache's key for `key`; undefined when the cache is off, so that path builds no string. */
+  #cacheKeyOf(key: K): string | undefined {
+    return this.#cache.capacity === 0 ? undefined : keyToString(key);
+  }
+
+  #forget(key: K): void {
+    const cacheKey = this.#cacheKeyOf(key);
+    if (cacheKey !== undefined) this.#cache.delete(cacheKey);
+  }
+
+  #cacheLookup(cacheKey: string | undefined): Uint8Array[] | undefined {
+    if (cacheKey === undefined) return undefined;
     const cached = this.#cache.get(cacheKey);
     if (cached === undefined) {
       this.metrics?.cacheMiss();
@@ -293,8 +303,8 @@ export class Store<K extends Key = Key> {
     return copyFrames(cached);
   }
 
-  #cacheStore(cacheKey: string, frames: readonly Uint8Array[]): void {
-    if (this.#cache.capacity > 0) this.#cache.set(cacheKey, copyFrames(frames));
+  #cacheStore(cacheKey: string | undefined, frames: readonly Uint8Array[]): void {
+    if (cacheKey !== undefined) this.#cache.set(cacheKey, copyFrames(frames));
   }
 
   #serializeOptions(): { codecs?: CodecRegistry } {
