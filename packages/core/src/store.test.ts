@@ -129,17 +129,35 @@ describe('Store', () => {
     expect(mixed[1]).toEqual({ a: 1 });
   });
 
-  it('answers repeated gets from the cache without aliasing between gets', async () => {
+  it('caches an object from its second read on, without aliasing between gets', async () => {
     const connector = new InstrumentedConnector(new MemoryConnector());
     await using store = new Store('cache', connector, { cacheSize: 4 });
     const key = await store.put({ data: new Int32Array([1, 2, 3]) });
     const first = await store.get<{ data: Int32Array }>(key);
     const second = await store.get<{ data: Int32Array }>(key);
-    expect(connector.calls.get).toBe(1);
+    const third = await store.get<{ data: Int32Array }>(key);
+    const fourth = await store.get<{ data: Int32Array }>(key);
+    expect(connector.calls.get).toBe(2);
     first!.data[0] = 99;
+    third!.data[1] = 98;
     expect(second!.data[0]).toBe(1);
-    expect((await store.get<{ data: Int32Array }>(key))!.data[0]).toBe(1);
-    expect(store.metrics?.snapshot().cache).toEqual({ hits: 2, misses: 1 });
+    expect(fourth!.data[1]).toBe(2);
+    expect((await store.get<{ data: Int32Array }>(key))!.data).toEqual(new Int32Array([1, 2, 3]));
+    expect(store.metrics?.snapshot().cache).toEqual({ hits: 3, misses: 2 });
+  });
+
+  it('does not cache (or copy) an object read only once', async () => {
+    const connector = new InstrumentedConnector(new MemoryConnector());
+    await using store = new Store('once', connector, { cacheSize: 4 });
+    const keys = await store.putBatch(['a', 'b', 'c']);
+    for (const key of keys) await store.get(key);
+    // Each key read once, all within the cache's capacity: none was cached, so a second read of the
+    // first goes to the connector, and caches it for the third.
+    await store.get(keys[0]!);
+    expect(connector.calls.get).toBe(4);
+    await store.get(keys[0]!);
+    expect(connector.calls.get).toBe(4);
+    expect(store.metrics?.snapshot().cache).toEqual({ hits: 1, misses: 4 });
   });
 
   it('with cacheSize 0 reads the connector every time', async () => {
@@ -155,6 +173,7 @@ describe('Store', () => {
   it('evicting drops the cache entry too', async () => {
     await using store = new Store('cache-evict', new MemoryConnector(), { cacheSize: 4 });
     const key = await store.put('v');
+    expect(await store.get(key)).toBe('v');
     expect(await store.get(key)).toBe('v');
     await store.evict(key);
     expect(await store.get(key)).toBeNull();

@@ -71,6 +71,8 @@ export class Store<K extends Key = Key> {
   readonly connector: Connector<K>;
   readonly metrics: StoreMetrics | undefined;
   readonly #cache: LruCache<string, Uint8Array[]>;
+  /** Keys read once and not cached yet: an object enters the cache on its second read (see #cacheStore). */
+  readonly #seenOnce: LruCache<string, true>;
   readonly #codecs: CodecRegistry | undefined;
   #closed = false;
   #registered = false;
@@ -86,6 +88,7 @@ export class Store<K extends Key = Key> {
     this.name = name;
     this.connector = connector;
     this.#cache = new LruCache(cacheSize);
+    this.#seenOnce = new LruCache(cacheSize * 4);
     this.metrics = options.metrics === false ? undefined : new StoreMetrics();
     this.#codecs = options.codecs;
     if (options.register === true) {
@@ -270,6 +273,7 @@ export class Store<K extends Key = Key> {
     if (this.#closed) return;
     this.#closed = true;
     this.#cache.clear();
+    this.#seenOnce.clear();
     if (this.#registered) unregisterStore(this.name, this as unknown as Store);
     await this.connector.close(options);
   }
@@ -289,7 +293,9 @@ export class Store<K extends Key = Key> {
 
   #forget(key: K): void {
     const cacheKey = this.#cacheKeyOf(key);
-    if (cacheKey !== undefined) this.#cache.delete(cacheKey);
+    if (cacheKey === undefined) return;
+    this.#cache.delete(cacheKey);
+    this.#seenOnce.delete(cacheKey);
   }
 
   #cacheLookup(cacheKey: string | undefined): Uint8Array[] | undefined {
@@ -303,8 +309,19 @@ export class Store<K extends Key = Key> {
     return copyFrames(cached);
   }
 
+  /**
+   * Caching costs a copy of the object (so no two gets share memory), and most objects are read once: a
+   * proxy resolves once. So the first read only remembers the key, and the second read caches the object;
+   * single-use reads, whatever their size, pay nothing for the cache.
+   */
   #cacheStore(cacheKey: string | undefined, frames: readonly Uint8Array[]): void {
-    if (cacheKey !== undefined) this.#cache.set(cacheKey, copyFrames(frames));
+    if (cacheKey === undefined) return;
+    if (!this.#seenOnce.has(cacheKey)) {
+      this.#seenOnce.set(cacheKey, true);
+      return;
+    }
+    this.#seenOnce.delete(cacheKey);
+    this.#cache.set(cacheKey, copyFrames(frames));
   }
 
   #serializeOptions(): { codecs?: CodecRegistry } {
