@@ -4,6 +4,7 @@
 import { shapeOf, createProxy, type Shape } from '@proxystore/proxy';
 import { deserialize, framesByteLength, serialize, type CodecRegistry } from '@proxystore/serialize';
 import { performance } from 'node:perf_hooks';
+import { debuglog } from 'node:util';
 import type { Connector, ConnectorConfig, IoOptions, Key } from './connector.js';
 import { connectorFromConfig, connectorFromConfigAsync } from './connector-registry.js';
 import { LruCache } from './cache.js';
@@ -60,6 +61,8 @@ export interface StoreCloseOptions {
 }
 
 const DEFAULT_CACHE_SIZE = 16;
+/** `NODE_DEBUG=proxystore` prints what the store does in the background. */
+const debug = debuglog('proxystore');
 
 /** A private copy of frames: what the cache holds, so no two gets ever share memory. */
 function copyFrames(frames: readonly Uint8Array[]): Uint8Array[] {
@@ -227,8 +230,9 @@ export class Store<K extends Key = Key> {
     if (this.connector.evictSync !== undefined) {
       this.connector.evictSync(key);
     } else {
-      this.connector.evict(key).catch(() => {
+      this.connector.evict(key).catch((err: unknown) => {
         // Best effort: the object outlives its proxy, as if `evict` had not been asked for.
+        debug('store %s: evict-on-use of %j failed: %s', this.name, key, err);
       });
     }
   }
