@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -233,6 +233,34 @@ describe('Store', () => {
     controller.abort(new Error('stop'));
     await expect(store.get(key, { signal: controller.signal })).rejects.toThrow('stop');
     await expect(store.put('y', { signal: controller.signal })).rejects.toThrow('stop');
+  });
+
+  it('refuses a value it cannot serialize, and stores nothing', async () => {
+    await using store = new Store('bad-value', new FileConnector({ directory: dir }));
+    await expect(store.put({ ok: 1, callback: () => 1 })).rejects.toMatchObject({
+      name: 'SerializationError',
+      code: 'SERIALIZE_UNSUPPORTED_VALUE',
+    });
+    await expect(store.proxy(new WeakMap())).rejects.toMatchObject({ code: 'SERIALIZE_UNSUPPORTED_VALUE' });
+    await expect(store.proxy(Symbol('s'))).rejects.toBeInstanceOf(NonProxiableTypeError);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a reference to a connector kind nobody registers fails at the access site, typed', () => {
+    const p = fromReference<{ a: number }>({
+      proxystore: 1,
+      store: {
+        name: 'elsewhere',
+        cacheSize: 0,
+        metrics: false,
+        connector: { kind: 'warp-drive', package: '@proxystore/warp-drive', options: {} },
+      },
+      key: { kind: 'warp-drive', id: 'x' },
+      shape: { type: 'object' },
+      evict: false,
+    });
+    expect(isResolved(p)).toBe(false);
+    expect(() => p.a).toThrow(expect.objectContaining({ code: 'UNKNOWN_CONNECTOR' }));
   });
 
   it('rejects malformed keys with InvalidKeyError', async () => {
