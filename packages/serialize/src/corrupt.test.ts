@@ -9,16 +9,7 @@ import { SerializationError } from './errors.js';
 import { DType, FrameDescriptor, FrameRole, Header, ValueKind } from './generated/proxystore_generated.js';
 import { decodeHeader, encodeHeader, type HeaderInfo } from './header.js';
 import { deserialize, serialize } from './serialize.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof SerializationError)) throw err;
-    return err.code;
-  }
-  return undefined;
-}
+import { codeOf } from '../test/error-code.js';
 
 /** Frames of `value` with the header replaced by one built from an edited copy of the real header. */
 function withHeader(value: unknown, edit: (h: HeaderInfo) => HeaderInfo, options = {}): Uint8Array[] {

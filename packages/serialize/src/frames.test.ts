@@ -10,18 +10,9 @@ import {
   packedByteLength,
   unpackFrames,
 } from './frames.js';
+import { codeOf } from '../test/error-code.js';
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SerializationError);
-    return (err as SerializationError).code;
-  }
-  return undefined;
-}
 
 /** A packed buffer whose table we can edit with a DataView. */
 function packedOf(frames: Uint8Array[]): { packed: Uint8Array; view: DataView } {

@@ -3,22 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { SerializationError } from './errors.js';
 import { FRAME_ALIGNMENT, joinFrames, unpackFrames } from './frames.js';
 import { deserialize, inspectFrames, serialize } from './serialize.js';
+import { codeOf } from '../test/error-code.js';
 
 const roundTrip = <T>(value: T, threshold?: number): T =>
   deserialize<T>(serialize(value, threshold === undefined ? {} : { outOfBandThreshold: threshold }));
 
 /** Copies each frame into its own fresh, 64-byte-aligned memory, as a transport that received them would. */
 const received = (frames: Uint8Array[]): Uint8Array[] => frames.map((f) => new Uint8Array(f));
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SerializationError);
-    return (err as SerializationError).code;
-  }
-  return undefined;
-}
 
 const TYPED = [
   Int8Array,
