@@ -1,93 +1,121 @@
-// Command-line options of the benchmark runner. Parsing is separate from main.ts so it can be tested
-// without running a benchmark, and so the later `proxystore-bench` CLI (commander, --suite) can reuse
-// the size parser and the defaults.
-import { parseArgs } from 'node:util';
+// What a benchmark run is asked to do, independent of how it was asked (the commander CLI in cli.ts
+// builds a BenchConfig; tests build one directly). Sizes, units and the per-suite defaults live here.
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
-const GiB = 1024 * MiB;
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
 
-/** Payload sizes of the resolution suite. */
-export const DEFAULT_SIZES: readonly number[] = [KiB, 64 * KiB, MiB, 16 * MiB, 64 * MiB];
-export const QUICK_SIZES: readonly number[] = [KiB, MiB, 16 * MiB];
+/** Every suite, in run order. `--suite` picks a subset; the default run is all of them. */
+export const SUITE_NAMES = ['ops', 'proxy', 'task-rtt', 'memory', 'serialize'] as const;
+export type SuiteName = (typeof SUITE_NAMES)[number];
+
+/** The default message limit of the task-rtt broker, as a serverless task service has (10 MB). */
+export const DEFAULT_BROKER_LIMIT = 10_000_000;
+export const DEFAULT_WORKERS = 2;
 
 export interface BenchConfig {
-  /** Shorter time budgets and QUICK_SIZES: a smoke run in about a minute. */
+  /** A smoke run (under 2 minutes in all): shorter budgets, each suite's quick sizes, fewer repeats. */
   quick: boolean;
-  /** Payload sizes in bytes for the resolution suite. */
-  sizes: number[];
-  /** Directory the JSON results file is written to. */
+  /** Payload sizes in bytes for every size-swept suite; undefined means each suite's own default. */
+  sizes: number[] | undefined;
+  /** Minimum number of samples of every measurement; undefined means each suite's own default. */
+  repeat: number | undefined;
+  /** The suites to run, in SUITE_NAMES order. */
+  suites: SuiteName[];
+  /** Connector names to benchmark; empty means every one available on this machine. */
+  connectors: string[];
+  /** Directory the results (results.json, report.md, SVG plots) are written to. */
   outDir: string;
   /** Print the JSON document on stdout (the table goes to stderr). */
   json: boolean;
-  /** Names of the suites to run; empty means all. */
-  suites: string[];
-  help: boolean;
+  /** Draw progress bars on stderr (only when stderr is a TTY); otherwise one line per step. */
+  progress: boolean;
+  /** task-rtt: the broker's message-size limit in bytes. */
+  brokerLimit: number;
+  /** task-rtt: number of worker processes. */
+  workers: number;
 }
 
-export const USAGE = `Usage: node dist/main.js [options]
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: KiB,
+  kib: KiB,
+  m: MiB,
+  mib: MiB,
+  g: GiB,
+  gib: GiB,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+};
 
-  --quick          short time budgets and sizes 1KiB,1MiB,16MiB (about a minute)
-  --sizes LIST     payload sizes for the resolution suite, e.g. 1KiB,64KiB,1MiB (B, KiB, MiB, GiB;
-                   K/M/G mean the same binary units)
-  --out DIR        directory for the JSON results (default: benchmarks/results)
-  --json           print the JSON results on stdout; the table goes to stderr
-  --suite NAME     run only this suite (proxy, ops, serialize); repeatable
-  -h, --help       this text
-`;
-
-const UNITS: Record<string, number> = { '': 1, b: 1, k: KiB, kib: KiB, m: MiB, mib: MiB, g: GiB, gib: GiB };
-
-/** Parses "64KiB", "1M", "4096" into bytes (binary units). Throws RangeError on anything else. */
+/**
+ * Parses "64KiB", "1M", "10MB", "4096" into bytes. KiB/MiB/GiB and K/M/G are binary; kB/MB/GB are
+ * decimal (the task-rtt sweep, like the paper, steps in powers of ten). Throws RangeError otherwise.
+ */
 export function parseSize(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = match === null ? undefined : UNITS[(match[2] ?? '').toLowerCase()];
   if (match === null || unit === undefined) {
-    throw new RangeError(`Invalid size ${JSON.stringify(text)}: expected a number with an optional B/KiB/MiB/GiB unit`);
+    throw new RangeError(
+      `Invalid size ${JSON.stringify(text)}: expected a number with an optional unit (B, KiB, MiB, GiB, kB, MB, GB)`,
+    );
   }
   const bytes = Math.round(Number(match[1]) * unit);
   if (!(bytes > 0)) throw new RangeError(`Invalid size ${JSON.stringify(text)}: must be at least 1 byte`);
+  if (!Number.isSafeInteger(bytes)) throw new RangeError(`Invalid size ${JSON.stringify(text)}: too large`);
   return bytes;
 }
 
-/** "1 KiB", "64 MiB", "1000 B", "1.36 MiB": exact in the largest unit that fits, else 3 digits. */
+/** A comma-separated list of sizes, sorted, without duplicates. */
+export function parseSizes(text: string): number[] {
+  const sizes = text
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map(parseSize);
+  if (sizes.length === 0) throw new RangeError('--sizes needs at least one size');
+  return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+/**
+ * "1 KiB", "64 MiB", "1.36 MiB" for binary-looking sizes; "10 MB", "100 B" for powers of ten. Exact in
+ * the largest unit that divides the size, else 3 significant digits.
+ */
 export function formatSize(bytes: number): string {
+  for (const [unit, scale] of [['GB', 1e9], ['MB', 1e6], ['kB', 1e3]] as const) {
+    if (bytes >= scale && bytes % scale === 0 && bytes % KiB !== 0) return `${bytes / scale} ${unit}`;
+  }
   for (const [unit, scale] of [['GiB', GiB], ['MiB', MiB], ['KiB', KiB]] as const) {
     if (bytes >= scale) return `${bytes % scale === 0 ? bytes / scale : (bytes / scale).toPrecision(3)} ${unit}`;
   }
   return `${bytes} B`;
 }
 
-/** Parses argv (without the node and script paths). Unknown options throw TypeError. */
-export function parseConfig(argv: readonly string[], defaults: { outDir: string }): BenchConfig {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      quick: { type: 'boolean', default: false },
-      sizes: { type: 'string' },
-      out: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      suite: { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  const quick = values.quick === true;
-  const sizes =
-    values.sizes === undefined
-      ? [...(quick ? QUICK_SIZES : DEFAULT_SIZES)]
-      : values.sizes
-          .split(',')
-          .filter((s) => s.trim() !== '')
-          .map(parseSize);
-  if (sizes.length === 0) throw new RangeError('--sizes needs at least one size');
+/** The sizes a suite sweeps: --sizes when given, else the suite's quick or full list. */
+export function sizesFor(config: BenchConfig, defaults: { full: readonly number[]; quick: readonly number[] }): number[] {
+  if (config.sizes !== undefined) return [...config.sizes];
+  return [...(config.quick ? defaults.quick : defaults.full)];
+}
+
+/** The number of repetitions a suite makes: --repeat when given, else the suite's quick or full count. */
+export function repeatFor(config: BenchConfig, defaults: { full: number; quick: number }): number {
+  return config.repeat ?? (config.quick ? defaults.quick : defaults.full);
+}
+
+/** A config with every default filled in; tests and the CLI start from here. */
+export function defaultConfig(outDir: string, overrides: Partial<BenchConfig> = {}): BenchConfig {
   return {
-    quick,
-    sizes: [...new Set(sizes)].sort((a, b) => a - b),
-    outDir: values.out ?? defaults.outDir,
-    json: values.json === true,
-    suites: values.suite ?? [],
-    help: values.help === true,
+    quick: false,
+    sizes: undefined,
+    repeat: undefined,
+    suites: [...SUITE_NAMES],
+    connectors: [],
+    outDir,
+    json: false,
+    progress: true,
+    brokerLimit: DEFAULT_BROKER_LIMIT,
+    workers: DEFAULT_WORKERS,
+    ...overrides,
   };
 }

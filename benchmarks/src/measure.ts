@@ -16,15 +16,21 @@ export interface MeasureOptions {
   warmupIterations: number;
 }
 
-/** A task's statistics and the minor page faults it caused per call (fresh memory the kernel maps in). */
+/**
+ * A task's statistics, and where the task ran in this process, the minor page faults it caused per call
+ * (fresh memory the kernel maps in). Measurements taken in other processes (task-rtt, memory) have none.
+ */
 export interface Measurement extends Summary {
-  minorFaultsPerOp: number;
+  minorFaultsPerOp?: number;
 }
 
 /** One thing to time; build it with `timed` or `batched`. */
 export interface TaskSpec {
   name: string;
   fn: () => unknown;
+  /** Untimed set-up before each call (put the object an evict will remove) and clean-up after it. */
+  beforeEach?: () => unknown;
+  afterEach?: () => unknown;
 }
 
 /**
@@ -51,9 +57,16 @@ export function collectGarbage(): void {
   gc?.();
 }
 
-/** Times one call of `fn` per sample. For work of a few microseconds or more. */
-export function timed(name: string, fn: () => unknown): TaskSpec {
-  return { name, fn };
+/**
+ * Times one call of `fn` per sample (awaited when it returns a promise). For work of a few microseconds
+ * or more. `hooks` run outside the clock, around every call.
+ */
+export function timed(
+  name: string,
+  fn: () => unknown,
+  hooks: { beforeEach?: () => unknown; afterEach?: () => unknown } = {},
+): TaskSpec {
+  return { name, fn, ...hooks };
 }
 
 /**
@@ -95,7 +108,10 @@ async function samplesOf(task: TaskSpec, options: MeasureOptions): Promise<Pass>
   // Page faults are counted over the measured phase only: a large buffer that the allocator cannot reuse
   // costs one fault per 4 KiB page, which often explains a ratio better than the code under test does.
   let faults = 0;
+  const { beforeEach, afterEach } = task;
   bench.add(task.name, task.fn, {
+    ...(beforeEach === undefined ? {} : { beforeEach: async () => void (await beforeEach()) }),
+    ...(afterEach === undefined ? {} : { afterEach: async () => void (await afterEach()) }),
     beforeAll(mode) {
       if (mode === 'run') faults = -process.resourceUsage().minorPageFault;
     },

@@ -1,116 +1,174 @@
-// Turns rows into what people read: a console table per suite, and a JSON document that keeps every
-// number (the input of later Markdown reports and plots). Rows arrive as suites made them; all derived
-// figures (ops/s, GB/s, ratios) are computed here, from stats.ts, in one place.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { type BenchConfig, formatSize } from './config.js';
+// Turns rows into what people read: the JSON document that keeps every number (the input of the
+// Markdown report and the plots, and of `proxystore-bench report` later), and the console tables. Rows
+// arrive as suites made them; every derived figure (ops/s, GB/s, ratios) is computed here, once.
+import { formatSize } from './config.js';
+import type { BenchConfig } from './config.js';
 import { type MachineInfo, machineLine } from './machine.js';
 import { gbPerSecond, opsPerSecond, ratio } from './stats.js';
-import type { Measured, Row } from './suite.js';
+import type { Measured, Row, Skipped, Unit } from './suite.js';
 
-export const REPORT_SCHEMA = 'proxystore-bench/1';
+export const REPORT_SCHEMA = 'proxystore-bench/2';
 
 export interface Report {
+  /** "full" for the default run, "quick" for --quick, "custom" when sizes, suites or connectors were picked. */
   name: string;
   date: Date;
   durationSeconds: number;
   machine: MachineInfo;
   config: BenchConfig;
   rows: Row[];
+  skipped: Skipped[];
 }
 
+/**
+ * One side of a row. Times are per operation in milliseconds; `unit: 'bytes'` rows (peak RSS) hold
+ * bytes in the same fields.
+ */
 export interface MeasuredJson {
   name: string;
+  unit: Unit;
   samples: number;
-  medianMs: number;
-  p99Ms: number;
-  meanMs: number;
-  minMs: number;
-  maxMs: number;
-  opsPerSec: number;
-  /** Minor page faults per call in the measured phase: fresh pages the kernel had to map. */
-  minorFaultsPerOp: number;
-  /** Over the row's `bytes` at the median time; absent where a row has no payload size. */
+  median: number;
+  p99: number;
+  mean: number;
+  min: number;
+  max: number;
+  /** Time rows: 1000 / median. */
+  opsPerSec?: number;
+  /** Time rows with a payload size: bytes / median, in 10^9 B/s. */
   gbPerSec?: number;
+  /** Measured in this process only: minor page faults per call in the measured phase. */
+  minorFaultsPerOp?: number;
 }
 
 export interface RowJson {
   suite: string;
   case: string;
+  connector?: string;
   bytes?: number;
+  params?: Record<string, string | number | boolean>;
   subject: MeasuredJson;
-  baseline: MeasuredJson;
-  /** subject median / baseline median: 1 = as fast as the baseline, 2 = twice as slow. */
-  ratio: number;
+  baseline?: MeasuredJson;
+  impossible?: string;
+  /** subject median / baseline median: 1 = as fast (or as large) as the baseline, 2 = twice as slow. null without a baseline. */
+  ratio: number | null;
   /** The same at p99. */
-  ratioP99: number;
+  ratioP99: number | null;
   note?: string;
 }
 
 export interface ReportJson {
-  schema: string;
+  schema: typeof REPORT_SCHEMA;
   name: string;
+  /** ISO 8601, UTC. */
   date: string;
   durationSeconds: number;
   machine: MachineInfo;
-  config: { quick: boolean; sizes: number[]; suites: string[] };
+  config: {
+    quick: boolean;
+    sizes: number[] | null;
+    repeat: number | null;
+    suites: string[];
+    connectors: string[];
+    brokerLimit: number;
+    workers: number;
+  };
+  skipped: Skipped[];
   rows: RowJson[];
 }
 
+function finite(n: number): number | null {
+  return Number.isFinite(n) ? n : null;
+}
+
 function measuredJson(m: Measured, bytes: number | undefined): MeasuredJson {
+  const unit = m.unit ?? 'ms';
   const out: MeasuredJson = {
     name: m.name,
+    unit,
     samples: m.stats.samples,
-    medianMs: m.stats.median,
-    p99Ms: m.stats.p99,
-    meanMs: m.stats.mean,
-    minMs: m.stats.min,
-    maxMs: m.stats.max,
-    opsPerSec: opsPerSecond(m.stats.median),
-    minorFaultsPerOp: m.stats.minorFaultsPerOp,
+    median: m.stats.median,
+    p99: m.stats.p99,
+    mean: m.stats.mean,
+    min: m.stats.min,
+    max: m.stats.max,
   };
-  if (bytes !== undefined) out.gbPerSec = gbPerSecond(bytes, m.stats.median);
+  if (unit === 'ms') {
+    out.opsPerSec = opsPerSecond(m.stats.median);
+    if (bytes !== undefined) out.gbPerSec = gbPerSecond(bytes, m.stats.median);
+  }
+  if (m.stats.minorFaultsPerOp !== undefined) out.minorFaultsPerOp = m.stats.minorFaultsPerOp;
   return out;
 }
 
 export function rowJson(row: Row): RowJson {
+  if (row.baseline !== undefined && (row.baseline.unit ?? 'ms') !== (row.subject.unit ?? 'ms')) {
+    throw new TypeError(`Row ${row.suite}/${row.case}: subject and baseline have different units`);
+  }
   const out: RowJson = {
     suite: row.suite,
     case: row.case,
     subject: measuredJson(row.subject, row.bytes),
-    baseline: measuredJson(row.baseline, row.bytes),
-    ratio: ratio(row.subject.stats.median, row.baseline.stats.median),
-    ratioP99: ratio(row.subject.stats.p99, row.baseline.stats.p99),
+    ratio: row.baseline === undefined ? null : finite(ratio(row.subject.stats.median, row.baseline.stats.median)),
+    ratioP99: row.baseline === undefined ? null : finite(ratio(row.subject.stats.p99, row.baseline.stats.p99)),
   };
+  if (row.connector !== undefined) out.connector = row.connector;
   if (row.bytes !== undefined) out.bytes = row.bytes;
+  if (row.params !== undefined) out.params = row.params;
+  if (row.baseline !== undefined) out.baseline = measuredJson(row.baseline, row.bytes);
+  if (row.impossible !== undefined) out.impossible = row.impossible;
   if (row.note !== undefined) out.note = row.note;
   return out;
 }
 
 export function reportJson(report: Report): ReportJson {
+  const c = report.config;
   return {
     schema: REPORT_SCHEMA,
     name: report.name,
     date: report.date.toISOString(),
     durationSeconds: report.durationSeconds,
     machine: report.machine,
-    config: { quick: report.config.quick, sizes: report.config.sizes, suites: report.config.suites },
+    config: {
+      quick: c.quick,
+      sizes: c.sizes ?? null,
+      repeat: c.repeat ?? null,
+      suites: [...c.suites],
+      connectors: [...c.connectors],
+      brokerLimit: c.brokerLimit,
+      workers: c.workers,
+    },
+    skipped: report.skipped,
     rows: report.rows.map(rowJson),
   };
 }
 
-/** `<dir>/<yyyy-mm-dd>-<name>.json` (UTC date); returns the path written. */
-export function writeJson(report: Report, dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${report.date.toISOString().slice(0, 10)}-${report.name}.json`);
-  // JSON has no Infinity/NaN: they become null, which a reader must treat as "not meaningful".
-  writeFileSync(path, `${JSON.stringify(reportJson(report), null, 2)}\n`);
-  return path;
+/** JSON has no Infinity or NaN; JSON.stringify writes them as null, which readers treat as "no meaning". */
+export function stringifyReport(json: ReportJson): string {
+  return `${JSON.stringify(json, null, 2)}\n`;
+}
+
+/** Checks that a parsed document is a results file this version can read; returns it typed. */
+export function parseReportJson(text: string, source = 'results'): ReportJson {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new Error(`${source} is not JSON`, { cause });
+  }
+  const d = doc as Partial<ReportJson> | null;
+  if (d === null || typeof d !== 'object' || d.schema !== REPORT_SCHEMA) {
+    throw new Error(`${source} is not a ${REPORT_SCHEMA} results file (schema: ${JSON.stringify(d?.schema)})`);
+  }
+  if (!Array.isArray(d.rows) || typeof d.date !== 'string' || typeof d.machine !== 'object') {
+    throw new Error(`${source}: a ${REPORT_SCHEMA} file needs date, machine and rows`);
+  }
+  return d as ReportJson;
 }
 
 /** 3 significant digits in the unit that keeps the number readable: ns, µs, ms or s. */
-export function formatTime(ms: number): string {
-  if (!Number.isFinite(ms)) return String(ms);
+export function formatTime(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms)) return 'n/a';
   const abs = Math.abs(ms);
   if (abs < 1e-3) return `${(ms * 1e6).toPrecision(3)} ns`;
   if (abs < 1) return `${(ms * 1e3).toPrecision(3)} µs`;
@@ -118,62 +176,75 @@ export function formatTime(ms: number): string {
   return `${(ms / 1000).toPrecision(3)} s`;
 }
 
-function formatRate(gbps: number | undefined): string {
+/** A median or p99 in its own unit. */
+export function formatValue(value: number | null, unit: Unit): string {
+  if (unit === 'ms') return formatTime(value);
+  if (value === null || !Number.isFinite(value)) return 'n/a';
+  return formatSize(Math.round(value));
+}
+
+export function formatRate(gbps: number | null | undefined): string {
   if (gbps === undefined) return '';
-  if (!Number.isFinite(gbps)) return '∞';
+  if (gbps === null || !Number.isFinite(gbps)) return '∞';
   return gbps >= 100 ? gbps.toFixed(0) : gbps.toPrecision(3);
 }
 
-function formatRatio(r: number): string {
-  if (!Number.isFinite(r)) return 'n/a';
+export function formatRatio(r: number | null): string {
+  if (r === null || !Number.isFinite(r)) return 'n/a';
   if (r >= 100) return `${r.toFixed(0)}×`;
   return `${r >= 0.001 ? r.toPrecision(3) : r.toExponential(2)}×`;
 }
 
-const HEADER = ['case', 'size', 'subject', 'median', 'p99', 'GB/s', 'pf/op', 'baseline', 'median', 'p99', 'GB/s', 'pf/op', 'ratio'];
-const RIGHT = new Set([3, 4, 5, 6, 8, 9, 10, 11, 12]);
-
-function formatFaults(n: number): string {
-  return n >= 10 ? n.toFixed(0) : n.toFixed(1);
-}
+const HEADER = ['case', 'connector', 'size', 'subject', 'median', 'p99', 'GB/s', 'baseline', 'median', 'p99', 'GB/s', 'ratio'];
+const RIGHT = new Set([2, 4, 5, 6, 8, 9, 10, 11]);
 
 function tableLines(rows: readonly RowJson[]): string[] {
   const cells = rows.map((r) => [
     r.case,
+    r.connector ?? '',
     r.bytes === undefined ? '' : formatSize(r.bytes),
     r.subject.name,
-    formatTime(r.subject.medianMs),
-    formatTime(r.subject.p99Ms),
+    formatValue(r.subject.median, r.subject.unit),
+    formatValue(r.subject.p99, r.subject.unit),
     formatRate(r.subject.gbPerSec),
-    formatFaults(r.subject.minorFaultsPerOp),
-    r.baseline.name,
-    formatTime(r.baseline.medianMs),
-    formatTime(r.baseline.p99Ms),
-    formatRate(r.baseline.gbPerSec),
-    formatFaults(r.baseline.minorFaultsPerOp),
+    r.baseline?.name ?? 'impossible',
+    r.baseline === undefined ? '' : formatValue(r.baseline.median, r.baseline.unit),
+    r.baseline === undefined ? '' : formatValue(r.baseline.p99, r.baseline.unit),
+    formatRate(r.baseline?.gbPerSec),
     formatRatio(r.ratio),
   ]);
   const widths = HEADER.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (c: readonly string[]): string =>
-    c.map((text, i) => (RIGHT.has(i) ? text.padStart(widths[i] ?? 0) : text.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+    c
+      .map((text, i) => (RIGHT.has(i) ? text.padStart(widths[i] ?? 0) : text.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(HEADER), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)];
 }
 
-/** The console report: a header with the machine, then one table per suite, then the notes. */
-export function formatReport(report: Report): string {
-  const json = reportJson(report);
+/** The console report: a header with the machine, one table per suite, what was skipped, the notes. */
+export function formatReport(json: ReportJson): string {
   const out: string[] = [
-    `proxystore benchmarks (${json.name}) — ${json.date}${report.config.quick ? ' — quick' : ''}`,
-    machineLine(report.machine),
+    `proxystore benchmarks (${json.name}) — ${json.date}`,
+    machineLine(json.machine),
     'ratio = subject median / baseline median (1× = as fast as the raw baseline; higher is slower). GB/s = 10^9 B/s at the median.',
-    'pf/op = minor page faults per call (per batch for the batched proxy rows): fresh memory mapped by the kernel, ~1 per 4 KiB.',
   ];
   const suites = [...new Set(json.rows.map((r) => r.suite))];
   for (const suite of suites) {
     out.push('', `## ${suite}`, ...tableLines(json.rows.filter((r) => r.suite === suite)));
   }
-  const notes = [...new Set(json.rows.filter((r) => r.note !== undefined).map((r) => `- ${r.case}: ${r.note}`))];
+  if (json.skipped.length > 0) {
+    out.push('', 'Skipped:', ...json.skipped.map((s) => `- ${s.suite}${s.connector === undefined ? '' : ` (${s.connector})`}: ${s.reason}`));
+  }
+  const notes = [
+    ...new Set(
+      json.rows.flatMap((r) => [
+        ...(r.note === undefined ? [] : [`- ${r.suite} › ${r.case}: ${r.note}`]),
+        ...(r.impossible === undefined ? [] : [`- ${r.suite} › ${r.case}: ${r.impossible}`]),
+      ]),
+    ),
+  ];
   if (notes.length > 0) out.push('', 'Notes:', ...notes);
-  out.push('', `Total ${report.durationSeconds.toFixed(0)} s.`);
+  out.push('', `Total ${json.durationSeconds.toFixed(0)} s.`);
   return out.join('\n');
 }
