@@ -83,8 +83,9 @@ export function parseSizes(text: string): number[] {
  * the largest unit that divides the size, else 3 significant digits.
  */
 export function formatSize(bytes: number): string {
+  // Decimal when the size is a whole number below 1000 of a decimal unit and not a binary one (10 MB, 100 kB).
   for (const [unit, scale] of [['GB', 1e9], ['MB', 1e6], ['kB', 1e3]] as const) {
-    if (bytes >= scale && bytes % scale === 0 && bytes % KiB !== 0) return `${bytes / scale} ${unit}`;
+    if (bytes >= scale && bytes % scale === 0 && bytes / scale < 1000 && bytes % KiB !== 0) return `${bytes / scale} ${unit}`;
   }
   for (const [unit, scale] of [['GiB', GiB], ['MiB', MiB], ['KiB', KiB]] as const) {
     if (bytes >= scale) return `${bytes % scale === 0 ? bytes / scale : (bytes / scale).toPrecision(3)} ${unit}`;

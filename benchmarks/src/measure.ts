@@ -14,6 +14,12 @@ export interface MeasureOptions {
   /** Warmup budget, ms, and minimum warmup calls, before each pass. */
   warmupTime: number;
   warmupIterations: number;
+  /**
+   * Wall-clock cap of a pass's measured phase, ms, hooks included. tinybench's `time` counts only the
+   * timed calls, so a fast call with a slow untimed hook (evict after a 256 MiB put) would otherwise run
+   * for minutes. Sampling stops at the cap with what it has (at least one sample).
+   */
+  wallLimit?: number;
 }
 
 /**
@@ -109,14 +115,21 @@ async function samplesOf(task: TaskSpec, options: MeasureOptions): Promise<Pass>
   // costs one fault per 4 KiB page, which often explains a ratio better than the code under test does.
   let faults = 0;
   const { beforeEach, afterEach } = task;
+  const stop = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
   bench.add(task.name, task.fn, {
+    signal: stop.signal,
     ...(beforeEach === undefined ? {} : { beforeEach: async () => void (await beforeEach()) }),
     ...(afterEach === undefined ? {} : { afterEach: async () => void (await afterEach()) }),
     beforeAll(mode) {
-      if (mode === 'run') faults = -process.resourceUsage().minorPageFault;
+      if (mode !== 'run') return;
+      faults = -process.resourceUsage().minorPageFault;
+      if (options.wallLimit !== undefined) timer = setTimeout(() => stop.abort(), options.wallLimit);
     },
     afterAll(mode) {
-      if (mode === 'run') faults += process.resourceUsage().minorPageFault;
+      if (mode !== 'run') return;
+      faults += process.resourceUsage().minorPageFault;
+      clearTimeout(timer);
     },
   });
   await bench.run();
@@ -146,6 +159,7 @@ export async function measureInterleaved(
     ...options,
     time: options.time / rounds,
     iterations: Math.max(1, Math.ceil(options.iterations / rounds)),
+    ...(options.wallLimit === undefined ? {} : { wallLimit: options.wallLimit / rounds }),
   };
   const pooled: number[][] = tasks.map(() => []);
   const faults = tasks.map(() => ({ faults: 0, calls: 0 }));

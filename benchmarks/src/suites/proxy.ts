@@ -1,10 +1,17 @@
-// The cost of the proxy itself, with no I/O: making one, and using one after it has resolved. Baselines
-// are the same operations on the plain value. These are nanosecond operations, so each sample times a
-// batch and every body writes its result to `consume`, which keeps the JIT from deleting the work.
-import { MemoryConnector, Store, extract, resolve } from '@proxystore/core';
+// The cost of the proxy itself: making one, resolving one on top of the connector's own get, and using
+// one after it has resolved. Baselines are the same operations without the proxy: the plain value, and
+// the connector's get of the same object. Creation and access are nanosecond operations, so each sample
+// times a batch and every body writes its result to `consume`, which keeps the JIT from deleting the work.
+import { type Connector, type Key, MemoryConnector, Store, extract, resolve, resolveAsync } from '@proxystore/core';
 import { createProxy, shapeOf, type ProxyFactory } from '@proxystore/proxy';
+import { KiB, MiB, formatSize, sizesFor } from '../config.js';
+import type { BenchConnector } from '../connectors.js';
 import { type Measurement, batched, consume, measureInterleaved, timed } from '../measure.js';
+import { payload, sameBytes } from './ops.js';
 import type { Row, Suite, SuiteContext } from '../suite.js';
+
+export const RESOLVE_SIZES: readonly number[] = [KiB, 64 * KiB, MiB, 16 * MiB, 64 * MiB];
+export const RESOLVE_QUICK_SIZES: readonly number[] = [KiB, MiB, 16 * MiB];
 
 interface Point {
   x: number;
@@ -30,7 +37,7 @@ async function creation(ctx: SuiteContext, store: Store): Promise<Row[]> {
   // Results go into a ring that outlives the batch, so escape analysis cannot skip the allocation.
   const ring: unknown[] = new Array(1024).fill(null);
 
-  ctx.log('proxy › create');
+  ctx.progress.step('create');
   const [plain, fromKey, bare] = await measureInterleaved(
     [
       batched(
@@ -76,7 +83,7 @@ async function access(ctx: SuiteContext, store: Store): Promise<Row[]> {
   const plain = proxies.map((p) => extract(p));
   if (proxies.some((p, i) => p.x !== i || plain[i]?.x !== i)) throw new Error('proxy access returned a wrong value');
 
-  ctx.log('proxy › property access');
+  ctx.progress.step('property access');
   const [plainGet, proxyGet, extractGet] = (await measureInterleaved(
     [
       batched(
@@ -110,7 +117,7 @@ async function access(ctx: SuiteContext, store: Store): Promise<Row[]> {
     ctx.budget,
   )) as [Measurement, Measurement, Measurement];
 
-  ctx.log('proxy › array loop');
+  ctx.progress.step('array loop');
   const array = Array.from({ length: ARRAY_LENGTH }, (_, i) => i);
   const arrayProxy = await store.proxy(array);
   resolve(arrayProxy);
@@ -153,15 +160,89 @@ async function access(ctx: SuiteContext, store: Store): Promise<Row[]> {
   ];
 }
 
+/**
+ * From an unresolved proxy to its first use, against the connector's own get of the same object: what
+ * resolution adds (deserialize, store bookkeeping, the proxy) beyond fetching the frames. A fresh proxy
+ * per sample on a store with cacheSize 0, so every sample is a real first access.
+ */
+async function resolution(ctx: SuiteContext, bench: BenchConnector, size: number): Promise<Row[]> {
+  const session = await bench.open();
+  const connector: Connector = session.connector;
+  const store = new Store(`bench-proxy-${bench.name}`, connector, { cacheSize: 0 });
+  const rows: Row[] = [];
+  try {
+    const data = payload(size);
+    const key: Key = await store.put(data);
+    const shape = shapeOf(data);
+    const label = `${bench.name} ${formatSize(size)}`;
+    const check = store.proxyFromKey<Uint8Array>(key, { shape });
+    if (check.byteLength !== size || !sameBytes(check, data)) throw new Error(`${label}: the proxy resolved to other bytes`);
+    const budget = ctx.budgetFor(size);
+    const common = { suite: 'proxy', connector: bench.name, bytes: size };
+
+    const getSync = connector.getSync?.bind(connector);
+    ctx.progress.step(`resolve (sync) ${label}`);
+    if (getSync === undefined) {
+      ctx.skip({ connector: bench.name, reason: 'resolve (sync): the connector has no getSync (the sync bridge will cover it)' });
+    } else {
+      const [proxied, raw] = (await measureInterleaved(
+        [
+          timed('proxyFromKey(key).byteLength', () => consume(store.proxyFromKey<Uint8Array>(key, { shape }).byteLength)),
+          timed('connector.getSync(key)', () => consume(getSync(key)?.length)),
+        ],
+        budget,
+      )) as [Measurement, Measurement];
+      rows.push({
+        ...common,
+        case: 'resolve (sync)',
+        subject: { name: 'proxyFromKey(key).byteLength', stats: proxied },
+        baseline: { name: 'connector.getSync(key)', stats: raw },
+      });
+    }
+
+    ctx.progress.step(`resolve (async) ${label}`);
+    const [proxied, raw] = (await measureInterleaved(
+      [
+        timed('await resolveAsync(proxyFromKey(key))', async () => {
+          const p = store.proxyFromKey<Uint8Array>(key, { shape });
+          await resolveAsync(p);
+          consume(p.byteLength);
+        }),
+        timed('await connector.get(key)', async () => consume((await connector.get(key))?.length)),
+      ],
+      budget,
+    )) as [Measurement, Measurement];
+    rows.push({
+      ...common,
+      case: 'resolve (async)',
+      subject: { name: 'await resolveAsync(proxyFromKey(key))', stats: proxied },
+      baseline: { name: 'await connector.get(key)', stats: raw },
+    });
+    return rows;
+  } finally {
+    await store.close({ clear: true });
+    await session.raw.close();
+    await session.close();
+  }
+}
+
 export const proxySuite: Suite = {
   name: 'proxy',
-  description: 'Proxy creation and access to a resolved proxy, next to the same operations on plain values',
+  description:
+    "Proxy creation, resolution on top of the connector's get, and access to a resolved proxy, next to the same work without a proxy",
   async run(ctx) {
+    const sizes = sizesFor(ctx.config, { full: RESOLVE_SIZES, quick: RESOLVE_QUICK_SIZES });
+    ctx.progress.plan(3 + ctx.connectors.length * sizes.length * 2);
     const store = new Store('bench-proxy', new MemoryConnector(), { cacheSize: 0 });
+    const rows: Row[] = [];
     try {
-      return [...(await creation(ctx, store)), ...(await access(ctx, store))];
+      rows.push(...(await creation(ctx, store)), ...(await access(ctx, store)));
     } finally {
       await store.close({ clear: true });
     }
+    for (const bench of ctx.connectors) {
+      for (const size of sizes) rows.push(...(await resolution(ctx, bench, size)));
+    }
+    return rows;
   },
 };
