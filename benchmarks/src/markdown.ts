@@ -1,0 +1,375 @@
+// report.md: the results file as a page people read on GitHub. Built from the JSON document alone (never
+// from live measurements), so `proxystore-bench report` can re-render an old run; each suite gets a
+// paragraph on how to read its ratio, a table shaped for its rows, and its plots.
+import { formatSize, SUITE_NAMES } from './config.js';
+import type { Plot } from './plots.js';
+import { formatRate, formatRatio, formatValue } from './report.js';
+import type { MeasuredJson, ReportJson, RowJson } from './report.js';
+
+export interface MarkdownOptions {
+  /** The plots renderPlots made for this report; each is embedded in its suite's section. */
+  plots: readonly Plot[];
+  /** Prefix of the image links, relative to where report.md will be read: '.' or '../benchmarks/results/2026-11-24-full'. */
+  imageDir: string;
+}
+
+const NONE = '—';
+const OPS_ORDER = ['put', 'get', 'exists', 'evict'];
+
+// ---------------------------------------------------------------------------------------------------
+// Markdown pieces
+
+/** A table cell: `|` would end the cell and a newline the row. */
+export function escapeCell(text: string): string {
+  return text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+}
+
+/** Inline code that survives backticks in the text. */
+function code(text: string): string {
+  if (text === '') return '';
+  return text.includes('`') ? `\`\` ${text} \`\`` : `\`${text}\``;
+}
+
+/** Columns of numbers, aligned right so digits line up. */
+const NUMERIC = /^(size|median|p99|GB\/s|ratio|by value|proxy|store objects left|raw .*|.* median|.* ratio|by proxy .*|speedup .*)$/;
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const line = (cells: readonly string[]): string => `| ${cells.map(escapeCell).join(' | ')} |`;
+  return [line(header), `|${header.map((h) => (NUMERIC.test(h) ? ' ---: ' : ' --- ')).join('|')}|`, ...rows.map(line)];
+}
+
+function imageLink(plot: Plot, imageDir: string): string {
+  const dir = imageDir.replace(/\/+$/, '');
+  const path = encodeURI(dir === '' ? plot.file : `${dir}/${plot.file}`);
+  return `![${plot.title.replace(/([[\]\\])/g, '\\$1')}](${path})`;
+}
+
+function unique<T>(values: Iterable<T>): T[] {
+  return [...new Set(values)];
+}
+
+function defined<T>(values: readonly (T | undefined)[]): T[] {
+  return values.filter((v): v is T => v !== undefined);
+}
+
+function median(m: MeasuredJson | undefined): string {
+  return m === undefined ? NONE : formatValue(m.median, m.unit);
+}
+
+function sizeOf(r: RowJson): string {
+  return r.bytes === undefined ? NONE : formatSize(r.bytes);
+}
+
+function list(values: readonly string[]): string {
+  return values.join(', ');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Header
+
+function utcDate(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return 'n/a';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const h = Math.floor(s / 3600);
+  const min = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h > 0 ? `${h} h ${min} min` : `${min} min ${sec} s`;
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+}
+
+function headerLines(report: ReportJson): string[] {
+  const m = report.machine;
+  const c = report.config;
+  return [
+    `# proxystore-bench: ${report.name} run, ${utcDate(report.date)}`,
+    '',
+    'Every figure sits next to a raw baseline measured in the same run, on the same bytes. **ratio = subject median / ' +
+      'baseline median**: 1× is as fast (or, for memory, as large) as the baseline, 2× twice as slow, below 1× faster. ' +
+      'Times are per operation; GB/s is 10^9 bytes per second at the median. Absolute numbers depend on the machine; ' +
+      'compare ratios between runs on like machines.',
+    '',
+    '## Machine',
+    '',
+    `- CPU: ${m.cpuModel}`,
+    `- cores: ${m.cpus} (${m.availableParallelism} available to the process)`,
+    `- memory: ${gib(m.totalMemoryBytes)} (${gib(m.freeMemoryBytes)} free at the start)`,
+    `- OS: ${m.platform}-${m.arch} ${m.osRelease}`,
+    `- Node: ${m.node}, V8 ${m.v8}`,
+    `- UCX: ${m.ucx ?? 'not installed'}`,
+    `- Redis: ${m.redis ?? 'not installed'}`,
+    '',
+    '## Configuration',
+    '',
+    `- quick: ${c.quick ? 'yes (shorter budgets, quick sizes)' : 'no'}`,
+    `- suites: ${list(c.suites)}`,
+    `- connectors: ${c.connectors.length === 0 ? 'every one available' : list(c.connectors)}`,
+    `- sizes: ${c.sizes === null ? 'suite defaults' : list(c.sizes.map(formatSize))}`,
+    `- repeat: ${c.repeat === null ? 'suite defaults' : String(c.repeat)}`,
+    `- broker limit (task-rtt): ${formatSize(c.brokerLimit)}`,
+    `- workers (task-rtt): ${c.workers}`,
+    `- duration: ${formatDuration(report.durationSeconds)}`,
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Suites
+
+const ABOUT: Record<string, string> = {
+  ops:
+    'Each store operation (put, get, exists, evict) on a payload of random bytes, per connector and size, next to the raw ' +
+    'operation of the same medium on the same bytes (named under each connector). ratio = store median / raw median: what ' +
+    'the store adds (key, serialization, bookkeeping) on top of moving the bytes. It should fall towards 1× as the size ' +
+    'grows and fixed costs are amortized; a ratio that stays high at the largest sizes points to an extra copy. GB/s is the ' +
+    'payload over the median time.',
+  proxy:
+    'The proxy itself: creating one, reading through it, looping over it, and resolving a proxy of a payload, each next ' +
+    'to the same work on the plain value. Nanosecond operations are timed in batches and divided by the batch size. ' +
+    'ratio = proxy median / plain median. A large ratio on a nanosecond baseline is expected (a Proxy trap costs tens ' +
+    'of nanoseconds where a property load costs one): weigh the absolute cost against the work the value takes part in.',
+  'task-rtt':
+    'The round trip of a task whose input is a payload of the given size, through a broker to a pool of worker ' +
+    'processes and back with a small output. By value, the payload travels inside the task message, and the broker ' +
+    'refuses messages over its limit, as a serverless task service does; by proxy, the message carries only a proxy and ' +
+    'the worker resolves it from the connector. speedup = by-value median / by-proxy median: above 1× passing a proxy is ' +
+    'faster. Sizes over the limit cannot be sent by value at all.',
+  memory:
+    'Peak resident memory (RSS) of the producer and of the consumer when an object of the given size is passed by value ' +
+    'and by proxy; "proxy + evict" also evicts the object from the store once it is resolved. ratio = proxy peak / ' +
+    'by-value peak: below 1× the proxy saves memory. "store objects left" counts what is still in the store at the ' +
+    'end: a proxy without evict leaves its object behind.',
+  serialize:
+    '@proxystore/serialize next to node:v8 on the same value: serialize, deserialize, the round trip, and the round trip ' +
+    'through the contiguous encoding a one-blob connector stores. ratio = ProxyStore median / v8 median. Ratios far ' +
+    'below 1× are zero-copy paths (typed arrays go out of band as views), where GB/s is not a bandwidth.',
+};
+
+const GENERIC_ABOUT = 'ratio = subject median / baseline median.';
+
+/** The cases of the ops rows in the order put, get, exists, evict, then any others in row order. */
+function opOrder(rows: readonly RowJson[]): string[] {
+  const present = unique(rows.map((r) => r.case));
+  return [...OPS_ORDER.filter((op) => present.includes(op)), ...present.filter((op) => !OPS_ORDER.includes(op))];
+}
+
+function opsSection(rows: readonly RowJson[]): string[] {
+  const out: string[] = [];
+  for (const connector of unique(rows.map((r) => r.connector ?? ''))) {
+    const mine = rows.filter((r) => (r.connector ?? '') === connector);
+    const ops = opOrder(mine);
+    const sizes = unique(mine.map((r) => r.bytes ?? -1)).sort((a, b) => a - b);
+    out.push(`### ${connector === '' ? 'no connector' : connector}`, '');
+    for (const op of ops) {
+      const r = mine.find((row) => row.case === op);
+      if (r !== undefined) out.push(`- ${op}: ${code(r.subject.name)} vs ${r.baseline === undefined ? 'no baseline' : code(r.baseline.name)}`);
+    }
+    out.push('');
+    const header = ['size', ...ops.flatMap((op) => [`${op} median`, `${op} ratio`])];
+    const body = sizes.map((bytes) => [
+      bytes < 0 ? NONE : formatSize(bytes),
+      ...ops.flatMap((op) => {
+        const r = mine.find((row) => row.case === op && (row.bytes ?? -1) === bytes);
+        return r === undefined ? [NONE, NONE] : [median(r.subject), formatRatio(r.ratio)];
+      }),
+    ]);
+    out.push(...table(header, body), '');
+    // Every figure, long form, folded: the wide table above is what most readers need.
+    const full = sizes.flatMap((bytes) =>
+      ops.flatMap((op) =>
+        mine
+          .filter((row) => row.case === op && (row.bytes ?? -1) === bytes)
+          .map((r) => [
+            sizeOf(r),
+            op,
+            median(r.subject),
+            formatValue(r.subject.p99, r.subject.unit),
+            formatRate(r.subject.gbPerSec) || NONE,
+            median(r.baseline),
+            formatRate(r.baseline?.gbPerSec) || NONE,
+            formatRatio(r.ratio),
+            formatRatio(r.ratioP99),
+          ]),
+      ),
+    );
+    out.push(
+      '<details>',
+      `<summary>${connector}: every figure (p99, GB/s)</summary>`,
+      '',
+      ...table(['size', 'op', 'median', 'p99', 'GB/s', 'raw median', 'raw GB/s', 'ratio', 'p99 ratio'], full),
+      '',
+      '</details>',
+      '',
+    );
+  }
+  return out;
+}
+
+/** case | subject | median | baseline | median | ratio, with connector and size columns where rows have them. */
+function comparisonTable(rows: readonly RowJson[]): string[] {
+  const withConnector = rows.some((r) => r.connector !== undefined);
+  const withSize = rows.some((r) => r.bytes !== undefined);
+  const header = [
+    'case',
+    ...(withConnector ? ['connector'] : []),
+    ...(withSize ? ['size'] : []),
+    'subject',
+    'median',
+    'baseline',
+    'median',
+    'ratio',
+  ];
+  const body = rows.map((r) => [
+    r.case,
+    ...(withConnector ? [r.connector ?? NONE] : []),
+    ...(withSize ? [sizeOf(r)] : []),
+    code(r.subject.name),
+    median(r.subject),
+    r.baseline === undefined ? (r.impossible === undefined ? NONE : 'impossible') : code(r.baseline.name),
+    median(r.baseline),
+    formatRatio(r.ratio),
+  ]);
+  return [...table(header, body), ''];
+}
+
+function brokerLimitOf(report: ReportJson, rows: readonly RowJson[]): number {
+  for (const r of rows) {
+    const limit = r.params?.['brokerLimit'];
+    if (typeof limit === 'number' && limit > 0) return limit;
+  }
+  return report.config.brokerLimit;
+}
+
+function taskRttSection(report: ReportJson, rows: readonly RowJson[]): string[] {
+  const limit = brokerLimitOf(report, rows);
+  const connectors = unique(rows.map((r) => r.connector ?? r.subject.name));
+  const sizes = unique(rows.map((r) => r.bytes ?? -1)).sort((a, b) => a - b);
+  const first = rows[0]?.params;
+  const setup = defined([
+    typeof first?.['outputBytes'] === 'number' ? `output ${formatSize(first['outputBytes'])}` : undefined,
+    typeof first?.['workers'] === 'number' ? `${first['workers']} workers` : undefined,
+    `broker limit ${formatSize(limit)}`,
+  ]);
+  const header = ['size', 'by value', ...connectors.map((c) => `by proxy (${c})`), ...connectors.map((c) => `speedup (${c})`)];
+  const body = sizes.map((bytes) => {
+    const atSize = rows.filter((r) => (r.bytes ?? -1) === bytes);
+    const byValue = atSize.find((r) => r.baseline !== undefined)?.baseline;
+    const impossible = atSize.some((r) => r.impossible !== undefined);
+    const row = (c: string): RowJson | undefined => atSize.find((r) => (r.connector ?? r.subject.name) === c);
+    return [
+      bytes < 0 ? NONE : formatSize(bytes),
+      byValue !== undefined ? median(byValue) : impossible ? `impossible (exceeds the ${formatSize(limit)} limit)` : NONE,
+      ...connectors.map((c) => median(row(c)?.subject)),
+      ...connectors.map((c) => {
+        const r = row(c);
+        if (r?.baseline === undefined || !(r.subject.median > 0)) return NONE;
+        return formatRatio(r.baseline.median / r.subject.median);
+      }),
+    ];
+  });
+  return [`Setup: ${setup.join(', ')}.`, '', ...table(header, body), ''];
+}
+
+/** The param that counts objects left in the store ("storeObjectsLeft", "objectsLeft", ...), if the rows have one. */
+function objectsLeftKey(rows: readonly RowJson[]): string | undefined {
+  for (const r of rows) {
+    const key = Object.keys(r.params ?? {}).find((k) => /left/i.test(k));
+    if (key !== undefined) return key;
+  }
+  return undefined;
+}
+
+function memorySection(rows: readonly RowJson[]): string[] {
+  const leftKey = objectsLeftKey(rows);
+  const withConnector = rows.some((r) => r.connector !== undefined);
+  const sorted = [...rows].sort((a, b) => (a.bytes ?? 0) - (b.bytes ?? 0));
+  const header = [
+    'size',
+    ...(withConnector ? ['connector'] : []),
+    'case',
+    'variant',
+    'by value',
+    'proxy',
+    'ratio',
+    ...(leftKey === undefined ? [] : ['store objects left']),
+  ];
+  const body = sorted.map((r) => {
+    const variant = r.params?.['variant'];
+    const left = leftKey === undefined ? undefined : r.params?.[leftKey];
+    return [
+      sizeOf(r),
+      ...(withConnector ? [r.connector ?? NONE] : []),
+      r.case,
+      typeof variant === 'string' ? variant : r.subject.name,
+      median(r.baseline),
+      median(r.subject),
+      formatRatio(r.ratio),
+      ...(leftKey === undefined ? [] : [left === undefined ? NONE : String(left)]),
+    ];
+  });
+  return [...table(header, body), ''];
+}
+
+function suiteSection(report: ReportJson, suite: string, plots: readonly Plot[], imageDir: string): string[] {
+  const rows = report.rows.filter((r) => r.suite === suite);
+  const out = [`## ${suite}`, '', ABOUT[suite] ?? GENERIC_ABOUT, ''];
+  if (suite === 'ops') out.push(...opsSection(rows));
+  else if (suite === 'task-rtt') out.push(...taskRttSection(report, rows));
+  else if (suite === 'memory') out.push(...memorySection(rows));
+  else out.push(...comparisonTable(rows));
+  for (const plot of plots) out.push(imageLink(plot, imageDir), '');
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/** The whole report.md: header, machine, configuration, one section per suite, skipped, notes. */
+export function markdownReport(report: ReportJson, options: MarkdownOptions): string {
+  const present = unique(report.rows.map((r) => r.suite));
+  const suites = [...SUITE_NAMES.filter((s) => present.includes(s)), ...present.filter((s) => !(SUITE_NAMES as readonly string[]).includes(s))];
+  const out = headerLines(report);
+  const placed = new Set<Plot>();
+  for (const suite of suites) {
+    const plots = options.plots.filter((p) => p.suite === suite);
+    for (const p of plots) placed.add(p);
+    out.push('', ...suiteSection(report, suite, plots, options.imageDir));
+  }
+  const rest = options.plots.filter((p) => !placed.has(p));
+  if (rest.length > 0) out.push('', '## Plots', '', ...rest.flatMap((p) => [imageLink(p, options.imageDir), '']));
+  if (report.skipped.length > 0) {
+    out.push(
+      '',
+      '## Skipped',
+      '',
+      ...report.skipped.map((s) => `- ${s.suite}${s.connector === undefined ? '' : ` (${s.connector})`}: ${s.reason}`),
+    );
+  }
+  // One line per distinct text, naming the connectors it came from (an impossible size repeats per connector).
+  const notes = new Map<string, { head: string; text: string; connectors: string[] }>();
+  for (const r of report.rows) {
+    for (const text of defined([r.note, r.impossible])) {
+      const head = `${r.suite} › ${r.case}`;
+      const key = `${head}\u0000${text}`;
+      const note = notes.get(key) ?? { head, text, connectors: [] };
+      if (r.connector !== undefined && !note.connectors.includes(r.connector)) note.connectors.push(r.connector);
+      notes.set(key, note);
+    }
+  }
+  if (notes.size > 0) {
+    out.push(
+      '',
+      '## Notes',
+      '',
+      ...[...notes.values()].map((n) => `- ${n.head}${n.connectors.length === 0 ? '' : ` (${list(n.connectors)})`}: ${n.text}`),
+    );
+  }
+  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+}
