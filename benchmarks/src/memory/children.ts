@@ -83,7 +83,7 @@ export class WatchedChild {
       if (this.#error !== undefined) throw this.#failure(`failed before sending ${what}: ${this.#error.message}`);
       if (this.#exit !== undefined) throw this.#failure(`exited with ${describeExit(this.#exit)} before sending ${what}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw this.#failure(`sent no ${what} within ${(timeoutMs / 1000).toFixed(0)} s`);
+      if (left <= 0) throw this.#failure(`did not send ${what} within ${seconds(timeoutMs)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#wake = () => {
@@ -103,7 +103,7 @@ export class WatchedChild {
     });
     const result = await Promise.race([this.exited, timeout]);
     clearTimeout(timer);
-    if (result === 'timeout') throw this.#failure(`did not exit within ${(timeoutMs / 1000).toFixed(0)} s of its report`);
+    if (result === 'timeout') throw this.#failure(`did not exit within ${seconds(timeoutMs)} of its report`);
     if (result.code !== 0) throw this.#failure(`exited with ${describeExit(result)}`);
   }
 
@@ -122,4 +122,8 @@ export class WatchedChild {
 
 function describeExit(exit: { code: number | null; signal: NodeJS.Signals | null }): string {
   return exit.signal !== null ? `signal ${exit.signal}` : `code ${exit.code}`;
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(0)} s`;
 }

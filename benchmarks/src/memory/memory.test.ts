@@ -131,6 +131,11 @@ describe('runMemoryWorkload', () => {
     });
   }
 
+  it('gives up on a producer that stays silent past the timeout, instead of hanging', async () => {
+    const silent = runMemoryWorkload({ variant: 'by value', objects: 1, objectBytes: 1, consumers: 1, timeoutMs: 1 });
+    await expect(silent).rejects.toThrow(/^producer \(by value\) did not send the pids of its consumers within 1 ms/);
+  });
+
   it('rejects a proxy variant without a store', async () => {
     await expect(runMemoryWorkload({ variant: 'proxy', objects: 1, objectBytes: 1, consumers: 1 })).rejects.toThrow(/needs a store/);
   });

@@ -71,7 +71,7 @@ export async function runMemoryWorkload(workload: MemoryWorkload): Promise<Memor
   let done: RunDone;
   try {
     await producer.send(request);
-    const first = await producer.next(isEither<Spawned, RunFailed>('spawned', 'error'), 'its consumers', timeoutMs);
+    const first = await producer.next(isEither<Spawned, RunFailed>('spawned', 'error'), 'the pids of its consumers', timeoutMs);
     if (first.type === 'error') throw new MemoryChildError(`${producer.label}: ${first.message}`);
     consumerPids = first.pids;
     // The producer bounds its own waits on consumers by timeoutMs; the margin covers making the objects.
