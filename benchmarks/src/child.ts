@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 export function childScript(fromUrl: string, relative: string): string {
   const url = new URL(`${relative}.js`, fromUrl);
   let path = fileURLToPath(url);
-  // Running from src/ (vitest): the same layout exists under dist/.
-  path = path.replace(/([\\/])src([\\/])(?!.*[\\/]src[\\/])/, '$1dist$2');
+  // Running from src/ (vitest loads the .ts sources): the same layout exists under dist/. Only then is
+  // the last /src/ of the path the package's own; a built module's path is left alone.
+  if (fromUrl.endsWith('.ts')) path = path.replace(/([\\/])src([\\/])(?!.*[\\/]src[\\/])/, '$1dist$2');
   if (!existsSync(path)) {
     throw new Error(`Child script ${path} is missing: build the benchmarks first (npm run build)`);
   }

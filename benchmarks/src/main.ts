@@ -27,4 +27,16 @@ const program = createProgram({
   },
 });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Errors a user can act on (a missing results file, a connector that failed to start): one clear line,
+  // with the cause chain, rather than a bare stack.
+  let message = error instanceof Error ? error.message : String(error);
+  for (let cause = error instanceof Error ? error.cause : undefined; cause !== undefined; ) {
+    message += `\n  caused by: ${cause instanceof Error ? cause.message : String(cause)}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  process.stderr.write(`proxystore-bench: ${message}\n`);
+  process.exitCode = 1;
+}
