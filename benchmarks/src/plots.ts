@@ -91,17 +91,15 @@ export function logTicks(values: readonly number[]): { domain: [number, number];
     }
     return out;
   };
-  for (const mantissas of [[1, 2, 5], [1]]) {
+  const span = (mantissas: readonly number[]): { domain: [number, number]; values: number[] } => {
     const all = candidates(mantissas);
     const below = all.filter((t) => t <= lo).pop() ?? lo;
     const above = all.find((t) => t >= hi) ?? hi;
     const ticks = all.filter((t) => t >= below && t <= above);
-    if (ticks.length <= 8 || mantissas.length === 1) {
-      return { domain: [below, above === below ? clean(below * 10) : above], values: ticks.length > 1 ? ticks : [below, clean(below * 10)] };
-    }
-  }
-  /* c8 ignore next */
-  throw new Error('unreachable');
+    return { domain: [below, above === below ? clean(below * 10) : above], values: ticks.length > 1 ? ticks : [below, clean(below * 10)] };
+  };
+  const fine = span([1, 2, 5]);
+  return fine.values.length <= 8 ? fine : span([1]);
 }
 
 /** "1 µs", "10 ms": a time axis in milliseconds whose labels carry their unit. */
@@ -118,10 +116,6 @@ function logY(field: string, values: readonly number[], title: string, labelExpr
     scale: { type: 'log' as const, domain: ticks.domain, nice: false },
     axis: { values: ticks.values, labelExpr },
   };
-}
-
-function ratioLabel(r: number): string {
-  return formatRatio(r);
 }
 
 const CONFIG = {
@@ -306,7 +300,7 @@ export function ratioBarsSpec(heading: string, rows: readonly RowJson[]): TopLev
     return {
       label: (caseCount.get(r.case) ?? 0) > 1 ? `${r.case}: ${r.subject.name}` : r.case,
       ratio,
-      text: ratioLabel(ratio),
+      text: formatRatio(ratio),
       textAt: Math.max(ratio, 1),
       side: ratio > 1 ? SLOWER : FASTER,
     };
