@@ -108,6 +108,7 @@ describe('markdownReport', () => {
   it('memory: by value next to each variant, the ratio and the objects left in the store', () => {
     expect(section(md, 'memory')).toContain('| size | connector | case | variant | by value | proxy | ratio | store objects left |');
     expect(section(md, 'memory')).toContain('| 64 MiB | file | peak RSS (consumer) | proxy + evict | 260 MiB | 80 MiB | 0.308× | 0 |');
+    expect(section(md, 'memory')).toContain('| 64 MiB | file | peak RSS (producer) | proxy | 250 MiB | 180 MiB | 0.720× | 1 (64 MiB) |');
   });
 
   it('serialize: a null ratio reads n/a', () => {

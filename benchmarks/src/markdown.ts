@@ -278,17 +278,16 @@ function taskRttSection(report: ReportJson, rows: readonly RowJson[]): string[] 
   return [`Setup: ${setup.join(', ')}.`, '', ...table(header, body), ''];
 }
 
-/** The param that counts objects left in the store ("storeObjectsLeft", "objectsLeft", ...), if the rows have one. */
-function objectsLeftKey(rows: readonly RowJson[]): string | undefined {
-  for (const r of rows) {
-    const key = Object.keys(r.params ?? {}).find((k) => /left/i.test(k));
-    if (key !== undefined) return key;
-  }
-  return undefined;
+/** "1 (64 MiB)": params.storeObjectsLeft, with params.storeBytesLeft where there are bytes left; undefined without them. */
+function objectsLeft(r: RowJson): string | undefined {
+  const objects = r.params?.['storeObjectsLeft'];
+  if (typeof objects !== 'number') return undefined;
+  const bytes = r.params?.['storeBytesLeft'];
+  return typeof bytes === 'number' && bytes > 0 ? `${objects} (${formatSize(bytes)})` : String(objects);
 }
 
 function memorySection(rows: readonly RowJson[]): string[] {
-  const leftKey = objectsLeftKey(rows);
+  const withLeft = rows.some((r) => objectsLeft(r) !== undefined);
   const withConnector = rows.some((r) => r.connector !== undefined);
   const sorted = [...rows].sort((a, b) => (a.bytes ?? 0) - (b.bytes ?? 0));
   const header = [
@@ -299,11 +298,10 @@ function memorySection(rows: readonly RowJson[]): string[] {
     'by value',
     'proxy',
     'ratio',
-    ...(leftKey === undefined ? [] : ['store objects left']),
+    ...(withLeft ? ['store objects left'] : []),
   ];
   const body = sorted.map((r) => {
     const variant = r.params?.['variant'];
-    const left = leftKey === undefined ? undefined : r.params?.[leftKey];
     return [
       sizeOf(r),
       ...(withConnector ? [r.connector ?? NONE] : []),
@@ -312,7 +310,7 @@ function memorySection(rows: readonly RowJson[]): string[] {
       median(r.baseline),
       median(r.subject),
       formatRatio(r.ratio),
-      ...(leftKey === undefined ? [] : [left === undefined ? NONE : String(left)]),
+      ...(withLeft ? [objectsLeft(r) ?? NONE] : []),
     ];
   });
   return [...table(header, body), ''];
