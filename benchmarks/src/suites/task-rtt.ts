@@ -21,7 +21,10 @@ import { packPayload, randomPayload, receive, sha256, touchPages } from '../task
 /** Input (= output) sizes in bytes: decimal steps as in the paper. 1 GB joins the full run by memory (below). */
 export const TASK_RTT_SIZES = { full: [1, 1e3, 1e5, 1e6, 1e7, 1e8], quick: [1, 1e6, 2e7] } as const;
 /** Round trips per size and mode, after one warmup round trip per worker and mode. */
-export const TASK_RTT_REPEAT = { full: 20, quick: 10 } as const;
+export const TASK_RTT_REPEAT = { full: 30, quick: 20 } as const;
+/** From 1 GB up a round trip takes seconds and varies little, so without --repeat it runs this many times. */
+export const TASK_RTT_REPEAT_HUGE = 5;
+const HUGE_BYTES = 1e9;
 /** The 1 GB point of the full run. By proxy it holds about 6 copies at once (client input and result, the
  *  store's files in the page cache, the worker's input, output pool and output), so it runs only where
  *  os.freemem() (available memory on Linux) exceeds 12 GiB, and is reported as skipped otherwise. */
@@ -215,7 +218,10 @@ export const taskRttSuite: Suite = {
         modes.push({ mode: 'proxy', name: `by proxy (${bench.name})`, bench, store });
       }
       const rows: Row[] = [];
-      for (const size of sizes) rows.push(...(await sizeRows(ctx, service.client, modes, size, repeat)));
+      for (const size of sizes) {
+        const times = size >= HUGE_BYTES && ctx.config.repeat === undefined ? Math.min(repeat, TASK_RTT_REPEAT_HUGE) : repeat;
+        rows.push(...(await sizeRows(ctx, service.client, modes, size, times)));
+      }
       return rows;
     } finally {
       // Children first (nothing reads the stores any more), then the stores and what their sessions started.
