@@ -234,18 +234,19 @@ async function main(argv: readonly string[]): Promise<void> {
     const at = argv.indexOf(name);
     return at >= 0 ? argv[at + 1] : undefined;
   };
-  const limit = Number(arg('--limit'));
-  const broker = await Broker.start({ limit, port: Number(arg('--port') ?? 0) });
+  let broker: Broker | undefined;
+  const stop = (): void => {
+    void (broker?.close() ?? Promise.resolve()).finally(() => process.exit(0));
+  };
+  // Set up before anything can fail or wait: the parent (the benchmark) dying or letting go at any point,
+  // even during start-up, ends the broker, so none is left orphaned.
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('disconnect', stop);
+  broker = await Broker.start({ limit: Number(arg('--limit')), port: Number(arg('--port') ?? 0) });
   const ready = { type: 'listening', port: broker.port, limit: broker.limit };
   if (process.send !== undefined) process.send(ready);
   else process.stdout.write(`${JSON.stringify(ready)}\n`);
-  const stop = (): void => {
-    void broker.close().finally(() => process.exit(0));
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  // The parent (the benchmark) died or let go: no orphan broker.
-  process.on('disconnect', stop);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

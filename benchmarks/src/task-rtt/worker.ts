@@ -80,6 +80,9 @@ async function answer(socket: Socket, frame: Frame, pool: OutputPool): Promise<v
 
 /** `--port N`: the process entry point. Reports `{ type: 'ready' }` to the parent once the broker welcomed it. */
 async function main(argv: readonly string[]): Promise<void> {
+  // First, so a parent that dies or lets go even during start-up leaves no orphan worker.
+  process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => process.exit(0));
   const at = argv.indexOf('--port');
   const port = Number(at >= 0 ? argv[at + 1] : Number.NaN);
   if (!Number.isInteger(port) || port <= 0) throw new RangeError(`--port needs a TCP port, got ${String(argv[at + 1])}`);
@@ -87,8 +90,6 @@ async function main(argv: readonly string[]): Promise<void> {
   if (process.send !== undefined) process.send({ type: 'ready', pid: process.pid });
   // Without the broker there is nothing to do; without the parent nobody would stop this process.
   socket.on('close', () => process.exit(0));
-  process.on('disconnect', () => process.exit(0));
-  process.on('SIGTERM', () => process.exit(0));
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
