@@ -186,7 +186,8 @@ export function formatValue(value: number | null, unit: Unit): string {
 export function formatRate(gbps: number | null | undefined): string {
   if (gbps === undefined) return '';
   if (gbps === null || !Number.isFinite(gbps)) return '∞';
-  return gbps >= 100 ? gbps.toFixed(0) : gbps.toPrecision(3);
+  if (gbps >= 100) return gbps.toFixed(0);
+  return gbps >= 0.001 || gbps === 0 ? gbps.toPrecision(3) : gbps.toExponential(2);
 }
 
 export function formatRatio(r: number | null): string {
