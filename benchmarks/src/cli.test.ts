@@ -3,16 +3,16 @@ import { type CliActions, createProgram } from './cli.js';
 import { type BenchConfig, DEFAULT_BROKER_LIMIT, DEFAULT_WORKERS, SUITE_NAMES, formatSize, parseSize, parseSizes } from './config.js';
 
 /** Parses argv with the real commander program; returns what the run action got, or the parse error. */
-async function parse(argv: string[]): Promise<{ config?: BenchConfig; report?: [string, string]; error?: string; out: string }> {
-  const got: { config?: BenchConfig; report?: [string, string] } = {};
+async function parse(argv: string[]): Promise<{ config?: BenchConfig; report?: [string, string, string]; error?: string; out: string }> {
+  const got: { config?: BenchConfig; report?: [string, string, string] } = {};
   let out = '';
   const actions: CliActions = {
     run: async (config) => {
       got.config = config;
       return 0;
     },
-    report: async (path, dir) => {
-      got.report = [path, dir];
+    report: async (path, dir, imageDir) => {
+      got.report = [path, dir, imageDir];
       return 0;
     },
     list: async () => 0,
@@ -104,10 +104,11 @@ describe('proxystore-bench argument parsing', () => {
   });
 
   it('`report` takes a results file and defaults its output to the file\'s directory', async () => {
-    expect((await parse(['report', '/data/run/results.json'])).report).toEqual(['/data/run/results.json', '/data/run']);
-    expect((await parse(['report', '/data/run/results.json', '--out', '/elsewhere'])).report).toEqual([
+    expect((await parse(['report', '/data/run/results.json'])).report).toEqual(['/data/run/results.json', '/data/run', '.']);
+    expect((await parse(['report', '/data/run/results.json', '--out', '/elsewhere', '--image-dir', '../run'])).report).toEqual([
       '/data/run/results.json',
       '/elsewhere',
+      '../run',
     ]);
   });
 

@@ -24,7 +24,7 @@ export const RESULTS_ROOT = join(PACKAGE_ROOT, 'results');
 
 export interface CliActions {
   run(config: BenchConfig): Promise<number>;
-  report(resultsPath: string, outDir: string): Promise<number>;
+  report(resultsPath: string, outDir: string, imageDir: string): Promise<number>;
   list(): Promise<number>;
 }
 
@@ -140,8 +140,9 @@ export function createProgram(actions: CliActions): Command {
     .description('re-render report.md and the SVG plots from a results.json')
     .argument('<results>', 'a results.json written by a run')
     .option('--out <dir>', 'where to write them (default: the results file\'s directory)')
-    .action(async (results: string, options: { out?: string }) => {
-      process.exitCode = await actions.report(resolve(results), resolve(options.out ?? dirname(resolve(results))));
+    .option('--image-dir <path>', 'the path prefix of the plots in report.md\'s image links', '.')
+    .action(async (results: string, options: { out?: string; imageDir: string }) => {
+      process.exitCode = await actions.report(resolve(results), resolve(options.out ?? dirname(resolve(results))), options.imageDir);
     });
 
   program

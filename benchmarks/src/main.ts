@@ -11,8 +11,8 @@ const program = createProgram({
     for (const failure of result.failures) process.stderr.write(`suite ${failure.suite} failed (see above)\n`);
     return result.failures.length === 0 ? 0 : 1;
   },
-  async report(resultsPath, outDir) {
-    const files = await rerender(resultsPath, outDir);
+  async report(resultsPath, outDir, imageDir) {
+    const files = await rerender(resultsPath, outDir, imageDir);
     process.stdout.write(`${files.join('\n')}\n`);
     return 0;
   },

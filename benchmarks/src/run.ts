@@ -84,8 +84,12 @@ export function runName(config: BenchConfig, allSuites: readonly string[]): stri
   return narrowed ? 'custom' : 'full';
 }
 
-/** Writes results.json, report.md and the plots of `json` into `dir`; returns the paths. */
-export async function writeOutputs(json: ReportJson, dir: string, imageDir = '.'): Promise<string[]> {
+/**
+ * Writes report.md and the plots of `json` into `dir`, and results.json unless `results` is false (a
+ * re-render leaves the file it read as the only copy); returns the paths written.
+ */
+export async function writeOutputs(json: ReportJson, dir: string, options: { imageDir?: string; results?: boolean } = {}): Promise<string[]> {
+  const imageDir = options.imageDir ?? '.';
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   const write = (name: string, text: string): void => {
@@ -93,7 +97,7 @@ export async function writeOutputs(json: ReportJson, dir: string, imageDir = '.'
     writeFileSync(path, text);
     files.push(path);
   };
-  write('results.json', stringifyReport(json));
+  if (options.results !== false) write('results.json', stringifyReport(json));
   const plots = await renderPlots(json);
   for (const plot of plots) write(plot.file, plot.svg);
   write('report.md', markdownReport(json, { plots, imageDir }));
@@ -103,9 +107,7 @@ export async function writeOutputs(json: ReportJson, dir: string, imageDir = '.'
 /** `proxystore-bench report`: re-renders report.md and the plots from a results.json. */
 export async function rerender(resultsPath: string, dir: string, imageDir = '.'): Promise<string[]> {
   const json = parseReportJson(readFileSync(resultsPath, 'utf8'), resultsPath);
-  const files = await writeOutputs(json, dir, imageDir);
-  // Do not rewrite the results file that was read.
-  return files.filter((f) => f !== resolve(resultsPath));
+  return writeOutputs(json, dir, { imageDir, results: false });
 }
 
 export async function runBench(config: BenchConfig, io: RunIo): Promise<RunResult> {
