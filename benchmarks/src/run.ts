@@ -35,7 +35,7 @@ export function budgets(config: BenchConfig): Pick<SuiteContext, 'budget' | 'bud
     warmupIterations: config.quick ? 4 : 16,
     // tinybench's own per-call cost is about a microsecond: a sub-microsecond async call spends more
     // wall time in the harness than on the clock, so the cap is what bounds those cases.
-    wallLimit: 6000 * (config.quick ? 0.3 : 1),
+    wallLimit: config.quick ? 1500 : 4000,
   };
   return {
     budget,
