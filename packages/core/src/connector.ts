@@ -24,6 +24,15 @@ export interface IoOptions {
   signal?: AbortSignal;
 }
 
+/** Options of the calls that store an object (`put`, `putBatch`, `newKey`, `set`). */
+export interface PutOptions extends IoOptions {
+  /**
+   * Labels for routing: a connector that chooses among several places (MultiConnector) matches them
+   * against its policies. Connectors that store in one place ignore them.
+   */
+  tags?: readonly string[];
+}
+
 /** What `config()` returns: enough to build an equivalent connector in another process. */
 export interface ConnectorConfig {
   /** The connector kind, as registered with `registerConnector`. */
@@ -44,7 +53,7 @@ export interface Connector<K extends Key = Key> {
   readonly kind: string;
 
   /** Stores the frames under a new key. Frames are not retained: the caller may reuse its buffers after. */
-  put(frames: Frames, options?: IoOptions): Promise<K>;
+  put(frames: Frames, options?: PutOptions): Promise<K>;
   /**
    * The frames stored under `key`, or `null` when there is none. The returned buffers belong to the
    * caller: no other `get` observes them, so the caller may build views over them and mutate them.
@@ -58,14 +67,14 @@ export interface Connector<K extends Key = Key> {
   /** `evict` without yielding, used after a synchronous resolution of an evict-on-use proxy. Optional. */
   evictSync?(key: K): void;
   /** Like `put` for each item; keys come back in the order of the input. */
-  putBatch(items: readonly Frames[], options?: IoOptions): Promise<K[]>;
+  putBatch(items: readonly Frames[], options?: PutOptions): Promise<K[]>;
   /** Like `get` for each key; results come back in the order of the input. */
   getBatch(keys: readonly K[], options?: IoOptions): Promise<(Uint8Array[] | null)[]>;
 
   /** Mints a key with no object yet (a future); `set` fills it later. Optional. */
-  newKey?(options?: IoOptions): Promise<K>;
+  newKey?(options?: PutOptions): Promise<K>;
   /** Stores frames under a key from `newKey`. Optional, present whenever `newKey` is. */
-  set?(key: K, frames: Frames, options?: IoOptions): Promise<void>;
+  set?(key: K, frames: Frames, options?: PutOptions): Promise<void>;
 
   config(): ConnectorConfig;
   /** Releases resources. Idempotent; I/O after close rejects with `ClosedError`. */

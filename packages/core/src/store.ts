@@ -5,7 +5,7 @@ import { shapeOf, createProxy, type Shape } from '@proxystore/proxy';
 import { deserialize, framesByteLength, serialize, type CodecRegistry } from '@proxystore/serialize';
 import { performance } from 'node:perf_hooks';
 import { debuglog } from 'node:util';
-import type { Connector, ConnectorConfig, IoOptions, Key } from './connector.js';
+import type { Connector, ConnectorConfig, IoOptions, Key, PutOptions } from './connector.js';
 import { connectorFromConfig, connectorFromConfigAsync } from './connector-registry.js';
 import { LruCache } from './cache.js';
 import { ClosedError, ConfigError, ConnectorError } from './errors.js';
@@ -38,7 +38,7 @@ export interface GetOptions<D> extends IoOptions {
   default?: D;
 }
 
-export interface ProxyOptions extends IoOptions {
+export interface ProxyOptions extends PutOptions {
   /** Evict the object from the store once the proxy has resolved it. Default false. */
   evict?: boolean;
   /**
@@ -127,8 +127,8 @@ export class Store<K extends Key = Key> {
     return this.#closed;
   }
 
-  /** Serializes `value` and stores it; returns its key. */
-  async put(value: unknown, options: IoOptions = {}): Promise<K> {
+  /** Serializes `value` and stores it; returns its key. `tags` reach the connector (see PutOptions). */
+  async put(value: unknown, options: PutOptions = {}): Promise<K> {
     this.#checkOpen();
     const start = performance.now();
     const frames = serialize(value, this.#serializeOptions());
@@ -138,7 +138,7 @@ export class Store<K extends Key = Key> {
   }
 
   /** Like `put` for each value, in one connector batch; keys in input order. */
-  async putBatch(values: readonly unknown[], options: IoOptions = {}): Promise<K[]> {
+  async putBatch(values: readonly unknown[], options: PutOptions = {}): Promise<K[]> {
     this.#checkOpen();
     const start = performance.now();
     const items = values.map((v) => serialize(v, this.#serializeOptions()));
