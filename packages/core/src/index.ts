@@ -4,10 +4,12 @@ import { setProxyReviver } from '@proxystore/serialize';
 import { registerConnector } from './connector-registry.js';
 import { FileConnector } from './connectors/file.js';
 import { MemoryConnector } from './connectors/memory.js';
+import { MultiConnector } from './connectors/multi.js';
 import { fromReference } from './reference.js';
 
 registerConnector('memory', (options) => MemoryConnector.fromConfig(options));
 registerConnector('file', (options) => FileConnector.fromConfig(options));
+registerConnector('multi', (options) => MultiConnector.fromConfig(options));
 // A proxy nested in a deserialized value comes back as a live (unresolved) proxy.
 setProxyReviver((reference) => fromReference(reference));
 
@@ -29,6 +31,7 @@ export type {
   IoOptions,
   JsonValue,
   Key,
+  PutOptions,
 } from './connector.js';
 export {
   connectorFromConfig,
@@ -42,6 +45,8 @@ export type { MemoryConnectorOptions } from './connectors/memory.js';
 export { FileConnector } from './connectors/file.js';
 export type { FileKey } from './connectors/file.js';
 export type { FileConnectorOptions } from './connectors/file.js';
+export { MultiConnector, MultiPolicyError } from './connectors/multi.js';
+export type { MultiChild, MultiConnectorOptions, MultiKey, MultiNewKeyOptions, MultiPolicy } from './connectors/multi.js';
 export { assertKey, keyToString, newId } from './key.js';
 export { StoreMetrics } from './metrics.js';
 export type { MetricsSnapshot, OperationStats } from './metrics.js';
