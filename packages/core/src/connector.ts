@@ -59,8 +59,19 @@ export interface Connector<K extends Key = Key> {
    * caller: no other `get` observes them, so the caller may build views over them and mutate them.
    */
   get(key: K, options?: IoOptions): Promise<Uint8Array[] | null>;
-  /** `get` without yielding to the event loop, for just-in-time proxy resolution. Optional. */
+  /**
+   * `get` without yielding to the event loop, for just-in-time proxy resolution. Optional: without it,
+   * `Store.getSync` asks `getLocal`, then reads through the sync bridge (a worker thread runs `get`).
+   */
   getSync?(key: K): Uint8Array[] | null;
+  /**
+   * The frames of `key` when this process itself serves that key (a server or endpoint on this thread's
+   * event loop), answered without I/O and without yielding; `null` when it owns the key and the object is
+   * gone; `undefined` when it does not own the key. Optional, and only for a connector with no `getSync`
+   * that also serves data: a synchronous read of a key it serves must not go through the sync bridge,
+   * whose worker would ask this thread's server while this thread blocks waiting for it (DESIGN §3).
+   */
+  getLocal?(key: K): Uint8Array[] | null | undefined;
   exists(key: K, options?: IoOptions): Promise<boolean>;
   /** Removes the object; a missing key is not an error. */
   evict(key: K, options?: IoOptions): Promise<void>;

@@ -2,7 +2,17 @@
 // stable `code`; re-exported here so users of core import every error from one place.
 import { ProxyStoreError, type ProxyStoreErrorOptions } from '@proxystore/proxy';
 
-/** A transport failed: I/O error, server gone, timeout. `cause` holds the underlying error. */
+/**
+ * A transport failed: I/O error, server gone, timeout. `cause` holds the underlying error. Codes of core
+ * (transports add their own):
+ * - `CONNECTOR_ERROR`: the default.
+ * - `SYNC_UNSUPPORTED`: a synchronous read that nothing can serve: the connector has no `getSync`, and the
+ *   sync bridge cannot build it from its config (its package does not register it in a worker thread).
+ * - `SYNC_TIMEOUT`: no answer from the sync bridge within the timeout (`setSyncBridgeOptions`).
+ * - `SYNC_BRIDGE_FAILED`: the sync bridge's worker stopped before answering; the next read starts another.
+ * - `SYNC_BRIDGE_REMOTE_ERROR`: the connector threw something other than a ProxyStore error in the bridge
+ *   worker; the message is the original's, and `cause` the original, rebuilt.
+ */
 export class ConnectorError extends ProxyStoreError {
   static readonly code = 'CONNECTOR_ERROR';
 

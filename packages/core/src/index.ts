@@ -56,6 +56,15 @@ export type { ProxyReference } from './reference.js';
 export { isProxyStoreMessage, packMessage, unpackMessage } from './message.js';
 export type { MessageEncoding, PackMessageOptions, ProxyStoreMessage } from './message.js';
 export {
+  DEFAULT_SYNC_TIMEOUT_MS,
+  getSyncBridgeOptions,
+  setSyncBridgeOptions,
+  stopSyncBridge,
+  syncBridgeGet,
+  syncBridgeStats,
+} from './sync-bridge.js';
+export type { SyncBridgeGetOptions, SyncBridgeOptions, SyncBridgeStats } from './sync-bridge.js';
+export {
   ClosedError,
   ConfigError,
   ConnectorError,

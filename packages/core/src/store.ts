@@ -8,11 +8,12 @@ import { debuglog } from 'node:util';
 import type { Connector, ConnectorConfig, IoOptions, Key, PutOptions } from './connector.js';
 import { connectorFromConfig, connectorFromConfigAsync } from './connector-registry.js';
 import { LruCache } from './cache.js';
-import { ClosedError, ConfigError, ConnectorError } from './errors.js';
+import { ClosedError, ConfigError } from './errors.js';
 import { assertKey, keyToString } from './key.js';
 import { StoreMetrics } from './metrics.js';
 import { StoreFactory } from './reference.js';
 import { registerStore, unregisterStore } from './store-registry.js';
+import { checkSyncTimeout, syncBridgeGet } from './sync-bridge.js';
 
 /** Everything needed to re-create an equivalent store in another process. JSON-safe. */
 export interface StoreConfig {
@@ -31,6 +32,12 @@ export interface StoreOptions {
   register?: boolean;
   /** Codecs for user classes; default: the process-wide `defaultCodecs` of @proxystore/serialize. */
   codecs?: CodecRegistry;
+  /**
+   * How long a synchronous read through the sync bridge waits, ms (async-only connectors). Default: the
+   * thread's `setSyncBridgeOptions({ timeoutMs })`, 30 s unless set. Not part of `config()`: a store
+   * re-created from a reference in another process uses that process's default.
+   */
+  syncTimeoutMs?: number;
 }
 
 export interface GetOptions<D> extends IoOptions {
@@ -77,6 +84,9 @@ export class Store<K extends Key = Key> {
   /** Keys read once and not cached yet: an object enters the cache on its second read (see #cacheStore). */
   readonly #seenOnce: LruCache<string, true>;
   readonly #codecs: CodecRegistry | undefined;
+  readonly #syncTimeoutMs: number | undefined;
+  /** The connector's config, taken once, when the first read goes through the sync bridge. */
+  #bridgeConfig: ConnectorConfig | undefined;
   #closed = false;
   #registered = false;
 
@@ -94,6 +104,8 @@ export class Store<K extends Key = Key> {
     this.#seenOnce = new LruCache(cacheSize * 4);
     this.metrics = options.metrics === false ? undefined : new StoreMetrics();
     this.#codecs = options.codecs;
+    this.#syncTimeoutMs =
+      options.syncTimeoutMs === undefined ? undefined : checkSyncTimeout(options.syncTimeoutMs, 'syncTimeoutMs');
     if (options.register === true) {
       registerStore(this as unknown as Store);
       this.#registered = true;
@@ -173,9 +185,10 @@ export class Store<K extends Key = Key> {
   }
 
   /**
-   * `get` without yielding: what a proxy's first access uses. Needs a connector with `getSync`; async-only
-   * connectors throw ConnectorError `SYNC_UNSUPPORTED` (resolve those proxies with `resolveAsync` first).
-   * Returns `undefined` when the key is missing (`null` may be a stored value).
+   * `get` without yielding: what a proxy's first access uses. The frames come from, in order: the cache,
+   * the connector's `getSync`, its `getLocal` (a key this process serves itself), else the sync bridge (a
+   * worker thread runs the connector's async `get` while this thread waits, up to `syncTimeoutMs`; then
+   * ConnectorError `SYNC_TIMEOUT`). Returns `undefined` when the key is missing (`null` may be a stored value).
    */
   getSync<T = unknown>(key: K): { value: T } | undefined {
     this.#checkOpen();
@@ -184,14 +197,7 @@ export class Store<K extends Key = Key> {
     const cacheKey = this.#cacheKeyOf(key);
     let frames: Uint8Array[] | null | undefined = this.#cacheLookup(cacheKey);
     if (frames === undefined) {
-      if (this.connector.getSync === undefined) {
-        throw new ConnectorError(
-          `Connector '${this.connector.kind}' of store '${this.name}' has no synchronous read; ` +
-            `await resolveAsync(proxy) before using the proxy`,
-          { code: 'SYNC_UNSUPPORTED' },
-        );
-      }
-      frames = this.connector.getSync(key);
+      frames = this.#readSync(key);
       if (frames !== null) this.#cacheStore(cacheKey, frames);
     }
     if (frames === null) {
@@ -201,6 +207,21 @@ export class Store<K extends Key = Key> {
     const value = deserialize<T>(frames, this.#deserializeOptions());
     this.metrics?.record('get', performance.now() - start, framesByteLength(frames));
     return { value };
+  }
+
+  /** The connector's own synchronous read, else its local answer, else the sync bridge (DESIGN §3). */
+  #readSync(key: K): Uint8Array[] | null {
+    const connector = this.connector;
+    if (connector.getSync !== undefined) return connector.getSync(key);
+    // Before the bridge: a key this thread serves cannot be answered while this thread waits.
+    const local = connector.getLocal?.(key);
+    if (local !== undefined) return local;
+    this.#bridgeConfig ??= connector.config();
+    return syncBridgeGet(
+      this.#bridgeConfig,
+      key,
+      this.#syncTimeoutMs === undefined ? {} : { timeoutMs: this.#syncTimeoutMs },
+    );
   }
 
   async exists(key: K, options: IoOptions = {}): Promise<boolean> {
@@ -223,7 +244,14 @@ export class Store<K extends Key = Key> {
     this.metrics?.record('evict', performance.now() - start);
   }
 
-  /** `evict` without yielding where the connector allows it; otherwise started in the background. */
+  /**
+   * `evict` without yielding where the connector allows it (`evictSync`); otherwise started in the
+   * background on this thread's connector. An evict-on-use proxy resolved through the sync bridge takes
+   * the background path too: a second blocking round trip would double the wait at the access site, and
+   * an evict through the bridge of a key this process serves would block on itself. The pending evict
+   * keeps the event loop alive, so a consumer that ends by itself still completes it (`process.exit()`
+   * right after the access does not wait for it).
+   */
   evictSoon(key: K): void {
     this.#forget(key);
     if (this.#closed) return;
