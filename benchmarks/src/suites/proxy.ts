@@ -1,6 +1,7 @@
 // The cost of the proxy itself: making one, resolving one on top of the connector's own get, and using
-// one after it has resolved. Baselines are the same operations without the proxy: the plain value, and
-// the connector's get of the same object. Creation and access are nanosecond operations, so each sample
+// one after it has resolved, and the fixed cost of the sync bridge that async-only connectors resolve
+// through. Baselines are the same operations without the proxy: the plain value, and the connector's get
+// of the same object. Creation and access are nanosecond operations, so each sample
 // times a batch and every body writes its result to `consume`, which keeps the JIT from deleting the work.
 import { type Connector, type Key, MemoryConnector, Store, extract, resolve, resolveAsync } from '@proxystore/core';
 import { createProxy, shapeOf, type ProxyFactory } from '@proxystore/proxy';
@@ -183,7 +184,22 @@ async function resolution(ctx: SuiteContext, bench: BenchConnector, size: number
     const getSync = connector.getSync?.bind(connector);
     ctx.progress.step(`resolve (sync) ${label}`);
     if (getSync === undefined) {
-      ctx.skip({ connector: bench.name, reason: 'resolve (sync): the connector has no getSync (the sync bridge will cover it)' });
+      // An async-only connector: the first access reads through the sync bridge (a worker thread runs the
+      // connector's get while this thread waits), so the baseline is that get, awaited.
+      const [proxied, raw] = (await measureInterleaved(
+        [
+          timed('proxyFromKey(key).byteLength', () => consume(store.proxyFromKey<Uint8Array>(key, { shape }).byteLength)),
+          timed('await connector.get(key)', async () => consume((await connector.get(key))?.length)),
+        ],
+        budget,
+      )) as [Measurement, Measurement];
+      rows.push({
+        ...common,
+        case: 'resolve (sync)',
+        subject: { name: 'proxyFromKey(key).byteLength', stats: proxied },
+        baseline: { name: 'await connector.get(key)', stats: raw },
+        note: 'the connector has no getSync: the proxy resolves through the sync bridge',
+      });
     } else {
       const [proxied, raw] = (await measureInterleaved(
         [
@@ -226,13 +242,73 @@ async function resolution(ctx: SuiteContext, bench: BenchConnector, size: number
   }
 }
 
+/** The connector as one without `getSync` (nor `evictSync`), so synchronous reads take the sync bridge. */
+function withoutSyncRead(connector: Connector): Connector {
+  return {
+    kind: connector.kind,
+    put: (frames, options) => connector.put(frames, options),
+    get: (key, options) => connector.get(key, options),
+    exists: (key, options) => connector.exists(key, options),
+    evict: (key, options) => connector.evict(key, options),
+    putBatch: (items, options) => connector.putBatch(items, options),
+    getBatch: (keys, options) => connector.getBatch(keys, options),
+    config: () => connector.config(),
+    close: (options) => connector.close(options),
+    [Symbol.asyncDispose]: () => connector.close(),
+  };
+}
+
+/**
+ * The sync bridge's fixed cost: `store.getSync(key)` of a 1-byte object through the bridge (post to its
+ * worker, the worker's async get, transfer back, wake) against the same connector's `await get(key)` in
+ * this thread. A connector with its own getSync is forced through the bridge by hiding it; the row then
+ * names it '<name> (via bridge)'. Only cross-process connectors: the bridge worker re-creates the
+ * connector from its config, which reaches the same objects only for those.
+ */
+async function bridgeRoundTrip(ctx: SuiteContext, bench: BenchConnector): Promise<Row[]> {
+  const session = await bench.open();
+  const direct = session.connector;
+  const bridged = direct.getSync === undefined ? direct : withoutSyncRead(direct);
+  const name = direct.getSync === undefined ? bench.name : `${bench.name} (via bridge)`;
+  const store = new Store(`bench-bridge-${bench.name}`, bridged, { cacheSize: 0 });
+  try {
+    const data = payload(1);
+    const key: Key = await store.put(data);
+    const check = store.getSync<Uint8Array>(key)?.value;
+    if (check === undefined || !sameBytes(check, data)) throw new Error(`${name}: the bridge read other bytes`);
+    ctx.progress.step(`sync bridge round trip ${name}`);
+    const [bridge, raw] = (await measureInterleaved(
+      [
+        timed('store.getSync(key)', () => consume(store.getSync<Uint8Array>(key)?.value.byteLength)),
+        timed('await connector.get(key)', async () => consume((await direct.get(key))?.length)),
+      ],
+      ctx.budget,
+    )) as [Measurement, Measurement];
+    return [
+      {
+        suite: 'proxy',
+        case: 'sync bridge round trip',
+        connector: name,
+        subject: { name: 'store.getSync(key)', stats: bridge },
+        baseline: { name: 'await connector.get(key)', stats: raw },
+        note: 'a 1-byte object: store.getSync through the sync bridge worker vs the connector\'s get awaited in this thread',
+      },
+    ];
+  } finally {
+    await store.close({ clear: true });
+    await session.raw.close();
+    await session.close();
+  }
+}
+
 export const proxySuite: Suite = {
   name: 'proxy',
   description:
-    "Proxy creation, resolution on top of the connector's get, and access to a resolved proxy, next to the same work without a proxy",
+    "Proxy creation, resolution on top of the connector's get, access to a resolved proxy, and the sync bridge's round trip, next to the same work without a proxy",
   async run(ctx) {
     const sizes = sizesFor(ctx.config, { full: RESOLVE_SIZES, quick: RESOLVE_QUICK_SIZES });
-    ctx.progress.plan(3 + ctx.connectors.length * sizes.length * 2);
+    const bridged = ctx.connectors.filter((c) => c.crossProcess);
+    ctx.progress.plan(3 + ctx.connectors.length * sizes.length * 2 + bridged.length);
     const store = new Store('bench-proxy', new MemoryConnector(), { cacheSize: 0 });
     const rows: Row[] = [];
     try {
@@ -243,6 +319,7 @@ export const proxySuite: Suite = {
     for (const bench of ctx.connectors) {
       for (const size of sizes) rows.push(...(await resolution(ctx, bench, size)));
     }
+    for (const bench of bridged) rows.push(...(await bridgeRoundTrip(ctx, bench)));
     return rows;
   },
 };
