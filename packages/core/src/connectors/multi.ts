@@ -18,6 +18,7 @@ import type {
 import { connectorFromConfig } from '../connector-registry.js';
 import { ClosedError, ConfigError, ConnectorError, InvalidKeyError } from '../errors.js';
 import { assertKey } from '../key.js';
+import { syncBridgeGet } from '../sync-bridge.js';
 
 /**
  * When a child may take a put. Every field is optional; an empty policy accepts every object on every
@@ -123,6 +124,8 @@ interface Child {
   connector: Connector | undefined;
   /** The config it was given as, kept so a dormant child can be built on first use. */
   readonly given: ConnectorConfig | undefined;
+  /** Its config as the sync bridge needs it, taken on the first bridged read (async-only children). */
+  bridgeConfig?: ConnectorConfig;
 }
 
 const POLICY_FIELDS = new Set([
@@ -424,19 +427,19 @@ export class MultiConnector implements Connector<MultiKey> {
   }
 
   /**
-   * Delegates to the child's `getSync`. A child without one (an async-only transport) throws
-   * ConnectorError `SYNC_UNSUPPORTED`, as a Store over that child alone would.
+   * The child's `getSync`. For an async-only child (Redis, gRPC), what `Store.getSync` does for such a
+   * connector: its `getLocal` answer when it serves the key itself, else a read through the sync bridge,
+   * whose worker builds that child alone from its config. The bridge waits up to this thread's default
+   * timeout (`setSyncBridgeOptions`).
    */
   getSync(key: MultiKey): Uint8Array[] | null {
     this.#open();
     const { child, connector, inner } = this.#childOf(key);
-    if (connector.getSync === undefined) {
-      throw new ConnectorError(
-        `MultiConnector child '${child.name}' (kind '${connector.kind}') has no synchronous read`,
-        { code: 'SYNC_UNSUPPORTED' },
-      );
-    }
-    return connector.getSync(inner);
+    if (connector.getSync !== undefined) return connector.getSync(inner);
+    const local = connector.getLocal?.(inner);
+    if (local !== undefined) return local;
+    child.bridgeConfig ??= connector.config();
+    return syncBridgeGet(child.bridgeConfig, inner);
   }
 
   async exists(key: MultiKey, options?: IoOptions): Promise<boolean> {
