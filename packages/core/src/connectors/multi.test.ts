@@ -444,6 +444,17 @@ describe('MultiConnector', () => {
       expect((await second.put(bytes(1), { tags: ['hot', 'warm'] })).child).toBe('tagged');
     });
 
+    it('keeps any child name through a JSON round trip, even __proto__', async () => {
+      const first = open({ connectors: { ['__proto__']: { connector: new MemoryConnector() } } });
+      const key = await first.put(bytes(3));
+      expect(key.child).toBe('__proto__');
+      const config = JSON.parse(JSON.stringify(first.config())) as ConnectorConfig;
+      const second = connectorFromConfig(config) as MultiConnector;
+      opened.push(second);
+      expect(second.childNames).toEqual(['__proto__']);
+      expect(await second.get(key)).toEqual(bytes(3));
+    });
+
     it('rejects bad options with ConfigError', () => {
       const bad = (connectors: unknown): (() => MultiConnector) => () =>
         new MultiConnector({ connectors } as MultiConnectorOptions);

@@ -315,16 +315,15 @@ export class MultiConnector implements Connector<MultiKey> {
     if (!isPlainObject(connectors)) {
       throw new ConfigError(`MultiConnector config: 'connectors' must be an object of { config, policy }`);
     }
-    const children: Record<string, MultiChild> = {};
-    for (const [name, entry] of Object.entries(connectors)) {
+    const children = Object.entries(connectors).map(([name, entry]): [string, MultiChild] => {
       if (!isPlainObject(entry)) {
         throw new ConfigError(`MultiConnector config: child '${name}' must be { config, policy }`);
       }
       const child: MultiChild = { connector: checkConfig(name, entry.config) };
       if (entry.policy !== undefined) child.policy = entry.policy as MultiPolicy;
-      children[name] = child;
-    }
-    return new MultiConnector({ connectors: children });
+      return [name, child];
+    });
+    return new MultiConnector({ connectors: Object.fromEntries(children) });
   }
 
   /** Closes, in the background, children built before a failed constructor gave up. */
@@ -557,15 +556,14 @@ export class MultiConnector implements Connector<MultiKey> {
    * another process re-creates the same routing there.
    */
   config(): ConnectorConfig {
-    const connectors: { [name: string]: JsonValue } = {};
-    for (const child of this.#children.values()) {
+    const entries = [...this.#children.values()].map((child): [string, JsonValue] => {
       // A built child's own config is the canonical one (a file directory made absolute, a segment named).
       const c = child.connector?.config() ?? (child.given as ConnectorConfig);
-      connectors[child.name] = {
-        config: { kind: c.kind, package: c.package, options: c.options },
-        policy: child.policy.json,
-      };
-    }
+      const config = { kind: c.kind, package: c.package, options: c.options };
+      return [child.name, { config, policy: child.policy.json }];
+    });
+    // fromEntries defines own properties, so even a child named '__proto__' survives.
+    const connectors: { [name: string]: JsonValue } = Object.fromEntries(entries);
     return { kind: MultiConnector.kind, package: '@proxystore/core', options: { connectors } };
   }
 
