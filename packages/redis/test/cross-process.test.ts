@@ -1,0 +1,40 @@
+// A proxy backed by Redis, passed by reference to a child process that imports only @proxystore/core,
+// resolves there: the child re-creates the store from the reference and loads @proxystore/redis by name.
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Store, isResolved, toReference } from '@proxystore/core';
+import { RedisConnector } from '@proxystore/redis';
+import { describe, expect, it } from 'vitest';
+import { useRedisServer } from './servers.js';
+
+const child = fileURLToPath(new URL('./fixtures/resolve-child.mjs', import.meta.url));
+const server = useRedisServer();
+
+type Reply = { ok: true; result: Record<string, unknown> } | { ok: false; error: string };
+
+describe('a Redis-backed proxy passed by reference to a child process', () => {
+  it('resolves there with await resolveAsync(p), the store re-created from the reference', async () => {
+    await using store = new Store('redis-cross-process', new RedisConnector({ port: server.current.port, host: server.current.host }));
+    const weights = new Float64Array(100_000).map((_, i) => i % 7);
+    const sum = weights.reduce((a, b) => a + b, 0);
+    const p = await store.proxy({ name: 'run-9', weights });
+    const reference = toReference(p);
+    expect(Buffer.byteLength(JSON.stringify(reference))).toBeLessThan(1024);
+
+    const proc = fork(child, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const exited = once(proc, 'exit');
+    const replied = once(proc, 'message') as Promise<[Reply]>;
+    proc.send(reference);
+    const [reply] = await Promise.race([
+      replied,
+      exited.then(([code]) => {
+        throw new Error(`child exited with ${String(code)} before replying`);
+      }),
+    ]);
+    if (!reply.ok) throw new Error(`child failed: ${reply.error}`);
+    expect(reply.result).toEqual({ resolvedBefore: false, name: 'run-9', length: 100_000, sum });
+    expect(isResolved(p)).toBe(false);
+    await exited;
+  });
+});
