@@ -16,7 +16,7 @@ const log = (msg) => {
 };
 
 /** Debian packages the project uses at run or test time: [command that proves presence, package]. */
-const SYSTEM_PACKAGES = [];
+const SYSTEM_PACKAGES = [['redis-server', 'redis-server']];
 
 function haveCommand(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

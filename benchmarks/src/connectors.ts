@@ -6,6 +6,9 @@ import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Connector, FileConnector, MemoryConnector } from '@proxystore/core';
+import { RedisConnector } from '@proxystore/redis';
+import { RedisTestCluster, RedisTestServer, redisServerUnavailable } from '@proxystore/redis/testing';
+import { Cluster, Redis } from 'ioredis';
 
 /**
  * The same four operations done without ProxyStore, on the same bytes: what a user would write by hand.
@@ -112,5 +115,72 @@ export const fileBench: BenchConnector = {
   },
 };
 
+/**
+ * Raw ioredis on the same server: one string per object (SET / GET / EXISTS / DEL of the same bytes).
+ * Keys carry a hash tag, so in a cluster each lands on one slot like the connector's do.
+ */
+function ioredisBaseline(client: Redis | Cluster): RawBaseline {
+  const name = (id: string): string => `bench-raw:{${id}}`;
+  return {
+    names: {
+      put: 'ioredis.set(key, bytes)',
+      get: 'ioredis.getBuffer(key)',
+      exists: 'ioredis.exists(key)',
+      evict: 'ioredis.del(key)',
+    },
+    async put(id, data) {
+      await client.set(name(id), Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    },
+    async get(id) {
+      const data = await client.getBuffer(name(id));
+      if (data === null) throw new Error(`raw ioredis: no object ${id}`);
+      return data;
+    },
+    exists: async (id) => (await client.exists(name(id))) > 0,
+    async evict(id) {
+      await client.del(name(id));
+    },
+    async close() {
+      client.disconnect();
+    },
+  };
+}
+
+async function redisUnavailable(): Promise<string | null> {
+  return redisServerUnavailable();
+}
+
+/** A redis-server of its own on a loopback port; raw: ioredis SET/GET/EXISTS/DEL on the same server. */
+export const redisBench: BenchConnector = {
+  name: 'redis',
+  description: 'RedisConnector on a local redis-server (loopback TCP); raw: ioredis SET/GET/EXISTS/DEL on the same server',
+  crossProcess: true,
+  unavailable: redisUnavailable,
+  async open() {
+    const server = await RedisTestServer.start();
+    return {
+      connector: new RedisConnector({ host: server.host, port: server.port }),
+      raw: ioredisBaseline(new Redis({ host: server.host, port: server.port })),
+      close: () => server.stop(),
+    };
+  },
+};
+
+/** A 3-master Redis Cluster of its own on loopback; raw: ioredis Cluster SET/GET/EXISTS/DEL on it. */
+export const redisClusterBench: BenchConnector = {
+  name: 'redis-cluster',
+  description: 'RedisConnector on a local 3-master Redis Cluster; raw: ioredis Cluster SET/GET/EXISTS/DEL on it',
+  crossProcess: true,
+  unavailable: redisUnavailable,
+  async open() {
+    const cluster = await RedisTestCluster.start({ masters: 3 });
+    return {
+      connector: new RedisConnector({ cluster: { nodes: cluster.nodes } }),
+      raw: ioredisBaseline(new Cluster(cluster.nodes)),
+      close: () => cluster.stop(),
+    };
+  },
+};
+
 /** Every connector the suite knows, in report order. */
-export const BENCH_CONNECTORS: readonly BenchConnector[] = [memoryBench, fileBench];
+export const BENCH_CONNECTORS: readonly BenchConnector[] = [memoryBench, fileBench, redisBench, redisClusterBench];
