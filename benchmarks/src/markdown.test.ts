@@ -105,6 +105,17 @@ describe('markdownReport', () => {
     expect(rtt).toContain('Setup: output 1 kB, 2 workers, broker limit 10 MB.');
   });
 
+  it('task-rtt: says when each output is as large as its input', () => {
+    const symmetric: ReportJson = {
+      ...fixture,
+      rows: fixture.rows.map((r) =>
+        r.suite === 'task-rtt' ? { ...r, params: { ...r.params, outputBytes: r.params?.['inputBytes'] ?? 0 } } : r,
+      ),
+    };
+    const rtt = section(markdownReport(symmetric, { plots, imageDir: '.' }), 'task-rtt');
+    expect(rtt).toContain('Setup: output as large as the input, 2 workers, broker limit 10 MB.');
+  });
+
   it('memory: by value next to each variant, the ratio and the objects left in the store', () => {
     expect(section(md, 'memory')).toContain('| size | connector | case | variant | by value | proxy | ratio | store objects left |');
     expect(section(md, 'memory')).toContain('| 64 MiB | file | peak RSS (consumer) | proxy + evict | 260 MiB | 80 MiB | 0.308× | 0 |');

@@ -138,7 +138,8 @@ const ABOUT: Record<string, string> = {
     'of nanoseconds where a property load costs one): weigh the absolute cost against the work the value takes part in.',
   'task-rtt':
     'The round trip of a task whose input is a payload of the given size, through a broker to a pool of worker ' +
-    'processes and back with a small output. By value, the payload travels inside the task message, and the broker ' +
+    'processes and back with its output (as large as the input unless the setup line says otherwise). By value, the ' +
+    'payloads travel inside the task and result messages, and the broker ' +
     'refuses messages over its limit, as a serverless task service does; by proxy, the message carries only a proxy and ' +
     'the worker resolves it from the connector. speedup = by-value median / by-proxy median: above 1× passing a proxy is ' +
     'faster. Sizes over the limit cannot be sent by value at all.',
@@ -254,7 +255,11 @@ function taskRttSection(report: ReportJson, rows: readonly RowJson[]): string[] 
   const sizes = unique(rows.map((r) => r.bytes ?? -1)).sort((a, b) => a - b);
   const first = rows[0]?.params;
   const setup = defined([
-    typeof first?.['outputBytes'] === 'number' ? `output ${formatSize(first['outputBytes'])}` : undefined,
+    rows.every((r) => r.params?.['outputBytes'] === r.params?.['inputBytes'])
+      ? 'output as large as the input'
+      : typeof first?.['outputBytes'] === 'number' && rows.every((r) => r.params?.['outputBytes'] === first['outputBytes'])
+        ? `output ${formatSize(first['outputBytes'])}`
+        : 'outputs per row in results.json',
     typeof first?.['workers'] === 'number' ? `${first['workers']} workers` : undefined,
     `broker limit ${formatSize(limit)}`,
   ]);
