@@ -120,6 +120,8 @@ export const fileBench: BenchConnector = {
  * Keys carry a hash tag, so in a cluster each lands on one slot like the connector's do.
  */
 function ioredisBaseline(client: Redis | Cluster): RawBaseline {
+  // Connection errors surface as rejected calls; without a listener ioredis would also print each one.
+  client.on('error', () => {});
   const name = (id: string): string => `bench-raw:{${id}}`;
   return {
     names: {
@@ -158,10 +160,15 @@ export const redisBench: BenchConnector = {
   unavailable: redisUnavailable,
   async open() {
     const server = await RedisTestServer.start();
+    const raw = ioredisBaseline(new Redis({ host: server.host, port: server.port }));
     return {
       connector: new RedisConnector({ host: server.host, port: server.port }),
-      raw: ioredisBaseline(new Redis({ host: server.host, port: server.port })),
-      close: () => server.stop(),
+      raw,
+      // Not every suite closes `raw`; a client left open would keep reconnecting, and the process alive.
+      async close() {
+        await raw.close();
+        await server.stop();
+      },
     };
   },
 };
@@ -174,10 +181,14 @@ export const redisClusterBench: BenchConnector = {
   unavailable: redisUnavailable,
   async open() {
     const cluster = await RedisTestCluster.start({ masters: 3 });
+    const raw = ioredisBaseline(new Cluster(cluster.nodes));
     return {
       connector: new RedisConnector({ cluster: { nodes: cluster.nodes } }),
-      raw: ioredisBaseline(new Cluster(cluster.nodes)),
-      close: () => cluster.stop(),
+      raw,
+      async close() {
+        await raw.close();
+        await cluster.stop();
+      },
     };
   },
 };

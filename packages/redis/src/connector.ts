@@ -49,6 +49,13 @@ const CLEAR_BATCH = 4096;
 
 type Client = Redis | Cluster;
 
+/** A call waiting on Redis, as the watchdog sees it. */
+interface WaitingCall {
+  readonly what: string;
+  readonly started: number;
+  fail(err: unknown): void;
+}
+
 /** The frames as list elements: the packed encoding's parts, split at `max` bytes, as Buffer views. */
 function toElements(frames: Frames, max: number): Buffer[] {
   if (!Array.isArray(frames) || !frames.every((f) => f instanceof Uint8Array)) {
@@ -106,6 +113,10 @@ export class RedisConnector implements Connector<RedisKey> {
   /** Ids this connector stored and has not evicted: what `close({ clear })` removes. */
   readonly #owned = new Set<string>();
   readonly #tickMs: number;
+  readonly #waiting = new Set<WaitingCall>();
+  #watchdog: NodeJS.Timeout | undefined;
+  #lastProgress: number | undefined;
+  #idleSince = 0;
   #closed = false;
   #lastError: unknown;
 
@@ -193,49 +204,68 @@ export class RedisConnector implements Connector<RedisKey> {
   }
 
   /**
-   * Runs `send` (which issues the commands) under the abort signal and a progress watchdog: the call
-   * fails once the connection has moved no bytes for `timeoutMs`, however long a transfer that keeps
-   * moving takes. On any failure `abandon` runs, to undo what the abandoned commands may still do.
+   * One watchdog per connector, for every call in flight: calls share the connection(s), so "no bytes
+   * moved" is a property of the connector. A call fails once nothing has moved for `timeoutMs` since it
+   * started or since the last progress, whichever is later. The timer is unref'd and only started by
+   * the first call, so an idle connector costs nothing and never holds the process open.
+   */
+  #tick(): void {
+    if (this.#waiting.size === 0) {
+      this.#lastProgress = undefined;
+      return;
+    }
+    const now = performance.now();
+    const progress = this.#progress();
+    if (progress !== this.#lastProgress) {
+      this.#lastProgress = progress;
+      this.#idleSince = now;
+      return;
+    }
+    for (const call of [...this.#waiting]) {
+      if (now - Math.max(this.#idleSince, call.started) >= this.timeoutMs) call.fail(this.#stalled(call.what));
+    }
+  }
+
+  /**
+   * Runs `send` (which issues the commands) under the abort signal and the progress watchdog. On any
+   * failure `abandon` runs, to undo what the abandoned commands may still do on the server.
    */
   #io<T>(what: string, signal: AbortSignal | undefined, send: () => Promise<T>, abandon?: () => void): Promise<T> {
+    if (this.#watchdog === undefined) {
+      this.#watchdog = setInterval(() => this.#tick(), this.#tickMs);
+      this.#watchdog.unref();
+    }
     return new Promise<T>((resolve, reject) => {
+      const call: WaitingCall = {
+        what,
+        started: performance.now(),
+        fail: (err) =>
+          finish(() => {
+            abandon?.();
+            reject(err);
+          }),
+      };
       let done = false;
-      let last = this.#progress();
-      let idleSince = performance.now();
       const finish = (settle: () => void): void => {
         if (done) return;
         done = true;
-        clearInterval(timer);
+        this.#waiting.delete(call);
         signal?.removeEventListener('abort', onAbort);
         settle();
       };
-      const giveUp = (err: unknown): void =>
-        finish(() => {
-          abandon?.();
-          reject(err);
-        });
-      const timer = setInterval(() => {
-        const now = performance.now();
-        const progress = this.#progress();
-        if (progress !== last) {
-          last = progress;
-          idleSince = now;
-        } else if (now - idleSince >= this.timeoutMs) {
-          giveUp(this.#stalled(what));
-        }
-      }, this.#tickMs);
-      const onAbort = (): void => giveUp(signal?.reason);
+      const onAbort = (): void => call.fail(signal?.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.add(call);
       let pending: Promise<T>;
       try {
         pending = send();
       } catch (err) {
-        giveUp(redisError(what, err));
+        call.fail(redisError(what, err));
         return;
       }
       pending.then(
         (value) => finish(() => resolve(value)),
-        (err: unknown) => giveUp(redisError(what, err)),
+        (err: unknown) => call.fail(redisError(what, err)),
       );
     });
   }
@@ -401,6 +431,7 @@ export class RedisConnector implements Connector<RedisKey> {
       }
     }
     await this.#disconnect();
+    clearInterval(this.#watchdog);
     if (failure !== undefined) throw failure;
   }
 
