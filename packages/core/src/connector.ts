@@ -67,9 +67,10 @@ export interface Connector<K extends Key = Key> {
   /**
    * The frames of `key` when this process itself serves that key (a server or endpoint on this thread's
    * event loop), answered without I/O and without yielding; `null` when it owns the key and the object is
-   * gone; `undefined` when it does not own the key. Optional, and only for a connector with no `getSync`
-   * that also serves data: a synchronous read of a key it serves must not go through the sync bridge,
-   * whose worker would ask this thread's server while this thread blocks waiting for it (DESIGN §3).
+   * gone; `undefined` when it does not own the key. The buffers belong to the caller, as with `get`.
+   * Optional, and only for a connector with no `getSync` that also serves data: a synchronous read of a
+   * key it serves must not go through the sync bridge, whose worker would ask this thread's server while
+   * this thread blocks waiting for it (DESIGN §3).
    */
   getLocal?(key: K): Uint8Array[] | null | undefined;
   exists(key: K, options?: IoOptions): Promise<boolean>;

@@ -221,7 +221,10 @@ function finish<E extends Error>(err: E, wire: WireError): E {
   for (const [name, value] of Object.entries(wire.fields ?? {})) {
     if (!(name in err)) (err as unknown as { [k: string]: unknown })[name] = value;
   }
-  const frames = (target.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at '));
+  // The waiting thread's frames, without the bridge's own (rebuildError, settle, ...): the access site first.
+  const frames = (target.stack ?? '')
+    .split('\n')
+    .filter((line) => line.trimStart().startsWith('at ') && !/sync-bridge(-protocol)?\.[jt]s/.test(line));
   target.stack = `${target.name}: ${wire.message}\n${frames.join('\n')}`;
   if (wire.stack !== undefined) target.stack += `\n    -- in the sync bridge worker --\n${wire.stack}`;
   return err;
