@@ -28,7 +28,7 @@ export interface RedisClusterNode {
 }
 
 export interface RedisConnectorOptions {
-  /** Server host; default '127.0.0.1'. Not with `url` or `cluster`. */
+  /** Server host; default 'localhost'. Not with `url` or `cluster`. */
   host?: string;
   /** Server port; default 6379. Not with `url` or `cluster`. */
   port?: number;
