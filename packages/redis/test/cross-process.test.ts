@@ -1,5 +1,6 @@
 // A proxy backed by Redis, passed by reference to a child process that imports only @proxystore/core,
-// resolves there: the child re-creates the store from the reference and loads @proxystore/redis by name.
+// resolves there: the child re-creates the store from the reference and loads @proxystore/redis by name,
+// and resolves either with resolveAsync or synchronously (Redis has no getSync: core's sync bridge).
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +15,14 @@ const server = useRedisServer();
 type Reply = { ok: true; result: Record<string, unknown> } | { ok: false; error: string };
 
 describe('a Redis-backed proxy passed by reference to a child process', () => {
-  it('resolves there with await resolveAsync(p), the store re-created from the reference', async () => {
-    await using store = new Store('redis-cross-process', new RedisConnector({ port: server.current.port, host: server.current.host }));
+  it.each([
+    ['with await resolveAsync(p)', 'async'],
+    ['synchronously on first use (through core\'s sync bridge)', 'sync'],
+  ])('resolves there %s, the store re-created from the reference', async (_how, mode) => {
+    await using store = new Store(
+      `redis-cross-process-${mode}`,
+      new RedisConnector({ port: server.current.port, host: server.current.host }),
+    );
     const weights = new Float64Array(100_000).map((_, i) => i % 7);
     const sum = weights.reduce((a, b) => a + b, 0);
     const p = await store.proxy({ name: 'run-9', weights });
@@ -25,7 +32,7 @@ describe('a Redis-backed proxy passed by reference to a child process', () => {
     const proc = fork(child, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const exited = once(proc, 'exit');
     const replied = once(proc, 'message') as Promise<[Reply]>;
-    proc.send(reference);
+    proc.send({ reference, mode });
     const [reply] = await Promise.race([
       replied,
       exited.then(([code]) => {
