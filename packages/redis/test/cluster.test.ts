@@ -5,7 +5,7 @@ import { randomFillSync } from 'node:crypto';
 import { RedisConnector } from '@proxystore/redis';
 import { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { redisCommand, useRedisCluster } from './servers.js';
+import { eventually, redisCommand, useRedisCluster } from './servers.js';
 
 const cluster = useRedisCluster();
 let raw: Cluster;
@@ -63,5 +63,27 @@ describe('RedisConnector on a Redis Cluster', () => {
     expect(await other.exists(theirs)).toBe(true);
     expect(await raw.get('someone-else')).toBe('keep me');
     await raw.del('someone-else');
+  });
+
+  // Last in the file: it kills and restarts a master of the shared cluster.
+  it('a master killed during a batch get is REDIS_UNAVAILABLE; the same connector works once it is back', async () => {
+    const c = connector({ timeoutMs: 5000 });
+    const keys = await c.putBatch(Array.from({ length: 30 }, () => [bytes(100)]));
+    const victim = cluster.current.servers[1];
+    if (victim === undefined) throw new Error('no second master');
+    victim.pause();
+    const pending = c.getBatch(keys).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    await victim.kill();
+    expect(await pending).toMatchObject({ code: 'REDIS_UNAVAILABLE' });
+
+    await victim.restart(); // same port and cluster config: it rejoins with its slots, empty
+    await cluster.current.waitUntilOk();
+    const key = await eventually(() => c.put([bytes(5)]));
+    expect((await c.get(key))?.[0]?.byteLength).toBe(5);
+    // Objects on the other masters survived; the restarted one lost its own.
+    const got = await c.getBatch(keys);
+    expect(got.filter((frames) => frames !== null).length).toBeGreaterThan(0);
+    expect(got.filter((frames) => frames === null).length).toBeGreaterThan(0);
   });
 });
