@@ -153,7 +153,10 @@ class Bridge {
       script: workerScript().href,
     };
     try {
-      this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: data, transferList: [port2] });
+      // The bootstrap is CommonJS source: a parent started with `--input-type=module` (node -e) would pass
+      // that flag on to the worker, which would then fail to start and leave the caller waiting.
+      const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+      this.worker = new Worker(BOOTSTRAP, { eval: true, execArgv, workerData: data, transferList: [port2] });
     } catch (err) {
       port1.close();
       throw new ConnectorError('Cannot start the sync bridge worker', { code: 'SYNC_BRIDGE_FAILED', cause: err });

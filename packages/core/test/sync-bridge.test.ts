@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -152,6 +152,21 @@ describe('a proxy of an async-only connector', () => {
       bridge: { running: true, requests: 1 },
     });
     expect(await store.exists(reference.key)).toBe(false);
+  }, SLOW);
+
+  it('resolves in a child started with --input-type=module (node -e), whose flag the worker must not inherit', async () => {
+    const { run, sum } = makeRun(1_000);
+    const reference = toReference(await store.proxy(run));
+    const code = `await import(${JSON.stringify(pathToFileURL(shortLived).href)});`;
+    // With -e, argv[1] is the first argument after the code: a placeholder keeps the reference at argv[2].
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code, '--', 'placeholder', JSON.stringify(reference)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exit = await new Promise((resolve) => child.once('exit', resolve));
+    expect(exit).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ resolvedBefore: false, length: 1_000, sum, resolvedAfter: true });
   }, SLOW);
 
   it('is evicted in the background after a synchronous resolution with evict-on-use', async () => {
