@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Connector, FileConnector, MemoryConnector } from '@proxystore/core';
+import { type Connector, FileConnector, MemoryConnector, MultiConnector } from '@proxystore/core';
 import { RedisConnector } from '@proxystore/redis';
 import { RedisTestCluster, RedisTestServer, redisServerUnavailable } from '@proxystore/redis/testing';
 import { Cluster, Redis } from 'ioredis';
@@ -193,5 +193,62 @@ export const redisClusterBench: BenchConnector = {
   },
 };
 
+/**
+ * MultiConnector over memory (objects under 1 MiB) and files (from 1 MiB); the raw baseline is the same
+ * split done by hand, each object's raw operation being its child's, so the ratio shows what routing and
+ * the wrapped key cost. Sizes route by the serialized frames' total, so a 1 MiB payload (plus header)
+ * goes to files in both. In-process only: the memory child cannot be read from another process.
+ */
+export const multiBench: BenchConnector = {
+  name: 'multi',
+  description: 'MultiConnector: memory below 1 MiB, files from 1 MiB; raw: the same split over a Map and fs.promises',
+  crossProcess: false,
+  unavailable: async () => null,
+  async open() {
+    const MiB = 1024 * 1024;
+    const memory = await memoryBench.open();
+    const file = await fileBench.open();
+    const inMemory = new Set<string>();
+    const rawOf = (id: string): RawBaseline => (inMemory.has(id) ? memory.raw : file.raw);
+    const raw: RawBaseline = {
+      names: {
+        put: `< 1 MiB ? ${memory.raw.names.put} : ${file.raw.names.put}`,
+        get: `the child's raw get`,
+        exists: `the child's raw exists`,
+        evict: `the child's raw evict`,
+      },
+      async put(id, data) {
+        if (data.byteLength < MiB) inMemory.add(id);
+        else inMemory.delete(id);
+        await rawOf(id).put(id, data);
+      },
+      get: (id) => rawOf(id).get(id),
+      exists: (id) => rawOf(id).exists(id),
+      async evict(id) {
+        await rawOf(id).evict(id);
+        inMemory.delete(id);
+      },
+      async close() {
+        await memory.raw.close();
+        await file.raw.close();
+      },
+    };
+    const connector = new MultiConnector({
+      connectors: {
+        small: { connector: memory.connector, policy: { maxSize: MiB - 1 } },
+        large: { connector: file.connector, policy: { minSize: MiB } },
+      },
+    });
+    return {
+      connector,
+      raw,
+      async close() {
+        await memory.close();
+        await file.close();
+      },
+    };
+  },
+};
+
 /** Every connector the suite knows, in report order. */
-export const BENCH_CONNECTORS: readonly BenchConnector[] = [memoryBench, fileBench, redisBench, redisClusterBench];
+export const BENCH_CONNECTORS: readonly BenchConnector[] = [memoryBench, fileBench, multiBench, redisBench, redisClusterBench];
