@@ -11,7 +11,7 @@ import type { Row, Suite, SuiteContext } from '../suite.js';
 
 /** 1 KiB … 256 MiB in steps of 4. */
 export const OPS_SIZES: readonly number[] = Array.from({ length: 10 }, (_, i) => KiB * 4 ** i);
-export const OPS_QUICK_SIZES: readonly number[] = [KiB, MiB, 64 * MiB];
+export const OPS_QUICK_SIZES: readonly number[] = [KiB, MiB, 16 * MiB];
 
 export const OPS = ['put', 'get', 'exists', 'evict'] as const;
 

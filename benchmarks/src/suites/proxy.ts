@@ -12,7 +12,7 @@ import { payload, sameBytes } from './ops.js';
 import type { Row, Suite, SuiteContext } from '../suite.js';
 
 export const RESOLVE_SIZES: readonly number[] = [KiB, 64 * KiB, MiB, 16 * MiB, 64 * MiB];
-export const RESOLVE_QUICK_SIZES: readonly number[] = [KiB, MiB, 16 * MiB];
+export const RESOLVE_QUICK_SIZES: readonly number[] = [KiB, MiB];
 
 interface Point {
   x: number;
