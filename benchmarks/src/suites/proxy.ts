@@ -183,38 +183,23 @@ async function resolution(ctx: SuiteContext, bench: BenchConnector, size: number
 
     const getSync = connector.getSync?.bind(connector);
     ctx.progress.step(`resolve (sync) ${label}`);
-    if (getSync === undefined) {
-      // An async-only connector: the first access reads through the sync bridge (a worker thread runs the
-      // connector's get while this thread waits), so the baseline is that get, awaited.
-      const [proxied, raw] = (await measureInterleaved(
-        [
-          timed('proxyFromKey(key).byteLength', () => consume(store.proxyFromKey<Uint8Array>(key, { shape }).byteLength)),
-          timed('await connector.get(key)', async () => consume((await connector.get(key))?.length)),
-        ],
-        budget,
-      )) as [Measurement, Measurement];
-      rows.push({
-        ...common,
-        case: 'resolve (sync)',
-        subject: { name: 'proxyFromKey(key).byteLength', stats: proxied },
-        baseline: { name: 'await connector.get(key)', stats: raw },
-        note: 'the connector has no getSync: the proxy resolves through the sync bridge',
-      });
-    } else {
-      const [proxied, raw] = (await measureInterleaved(
-        [
-          timed('proxyFromKey(key).byteLength', () => consume(store.proxyFromKey<Uint8Array>(key, { shape }).byteLength)),
-          timed('connector.getSync(key)', () => consume(getSync(key)?.length)),
-        ],
-        budget,
-      )) as [Measurement, Measurement];
-      rows.push({
-        ...common,
-        case: 'resolve (sync)',
-        subject: { name: 'proxyFromKey(key).byteLength', stats: proxied },
-        baseline: { name: 'connector.getSync(key)', stats: raw },
-      });
-    }
+    // An async-only connector's first access reads through the sync bridge (a worker thread runs the
+    // connector's get while this thread waits), so its baseline is that get, awaited.
+    const baseline =
+      getSync === undefined
+        ? timed('await connector.get(key)', async () => consume((await connector.get(key))?.length))
+        : timed('connector.getSync(key)', () => consume(getSync(key)?.length));
+    const [proxiedSync, rawSync] = (await measureInterleaved(
+      [timed('proxyFromKey(key).byteLength', () => consume(store.proxyFromKey<Uint8Array>(key, { shape }).byteLength)), baseline],
+      budget,
+    )) as [Measurement, Measurement];
+    rows.push({
+      ...common,
+      case: 'resolve (sync)',
+      subject: { name: 'proxyFromKey(key).byteLength', stats: proxiedSync },
+      baseline: { name: baseline.name, stats: rawSync },
+      ...(getSync === undefined ? { note: 'the connector has no getSync: the proxy resolves through the sync bridge' } : {}),
+    });
 
     ctx.progress.step(`resolve (async) ${label}`);
     const [proxied, raw] = (await measureInterleaved(

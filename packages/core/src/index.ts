@@ -47,7 +47,7 @@ export type { FileKey } from './connectors/file.js';
 export type { FileConnectorOptions } from './connectors/file.js';
 export { MultiConnector, MultiPolicyError } from './connectors/multi.js';
 export type { MultiChild, MultiConnectorOptions, MultiKey, MultiNewKeyOptions, MultiPolicy } from './connectors/multi.js';
-export { assertKey, keyToString, newId } from './key.js';
+export { assertFrames, assertKey, keyToString, newId } from './key.js';
 export { StoreMetrics } from './metrics.js';
 export type { MetricsSnapshot, OperationStats } from './metrics.js';
 export { getOrCreateStore, getStore, registerStore, unregisterStore } from './store-registry.js';

@@ -2,7 +2,7 @@
 // user code, so a connector trusts nothing about its shape), a canonical string form for maps and caches,
 // and fresh ids.
 import { randomUUID } from 'node:crypto';
-import type { Key } from './connector.js';
+import type { Frames, Key } from './connector.js';
 import { InvalidKeyError } from './errors.js';
 
 /** True for `{}`-style objects: no class instances, arrays, Dates or Maps, whose JSON form loses data. */
@@ -107,4 +107,14 @@ export function keyToString(key: Key): string {
 /** A fresh random id (a UUID: letters, digits and '-', safe as a file name or Redis key). */
 export function newId(): string {
   return randomUUID();
+}
+
+/**
+ * Checks that a connector was handed frames (an array of Uint8Array) before it writes anything: a
+ * TypeError, the same in every connector, rather than a failure half-way through a write.
+ */
+export function assertFrames(frames: unknown): asserts frames is Frames {
+  if (!Array.isArray(frames) || !frames.every((f) => f instanceof Uint8Array)) {
+    throw new TypeError('Frames must be an array of Uint8Array');
+  }
 }

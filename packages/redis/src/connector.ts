@@ -10,6 +10,7 @@ import {
   ClosedError,
   ConnectorError,
   InvalidKeyError,
+  assertFrames,
   assertKey,
   newId,
   type CloseOptions,
@@ -58,9 +59,7 @@ interface WaitingCall {
 
 /** The frames as list elements: the packed encoding's parts, split at `max` bytes, as Buffer views. */
 function toElements(frames: Frames, max: number): Buffer[] {
-  if (!Array.isArray(frames) || !frames.every((f) => f instanceof Uint8Array)) {
-    throw new TypeError('Frames must be an array of Uint8Array');
-  }
+  assertFrames(frames);
   const out: Buffer[] = [];
   for (const part of packFrames(frames)) {
     // ioredis writes Buffers as bytes but stringifies any other argument, Uint8Array included.

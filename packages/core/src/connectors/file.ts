@@ -17,7 +17,7 @@ import type {
   Key,
 } from '../connector.js';
 import { ClosedError, ConfigError, ConnectorError, InvalidKeyError } from '../errors.js';
-import { assertKey, newId } from '../key.js';
+import { assertFrames, assertKey, newId } from '../key.js';
 
 export interface FileConnectorOptions {
   /** Where objects are stored; created if missing. A relative path is resolved against the cwd now. */
@@ -182,9 +182,7 @@ export class FileConnector implements Connector<FileKey> {
    * than the write.
    */
   async #writeAtomic(id: string, frames: Frames, signal?: AbortSignal): Promise<void> {
-    if (!Array.isArray(frames) || !frames.every((f) => f instanceof Uint8Array)) {
-      throw new TypeError('Frames must be an array of Uint8Array');
-    }
+    assertFrames(frames);
     const final = path.join(this.directory, id);
     const temp = path.join(this.directory, `${TEMP_PREFIX}${id}-${randomBytes(6).toString('hex')}`);
     let handle: FileHandle | undefined;

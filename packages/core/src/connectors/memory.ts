@@ -12,7 +12,7 @@ import type {
   Key,
 } from '../connector.js';
 import { ClosedError, ConfigError, InvalidKeyError } from '../errors.js';
-import { assertKey, newId } from '../key.js';
+import { assertFrames, assertKey, newId } from '../key.js';
 
 export interface MemoryConnectorOptions {
   /**
@@ -42,9 +42,7 @@ const segments: Map<string, Segment> = (globalSlot[SEGMENTS_SYMBOL] ??= new Map(
 
 /** One copy of the frames into a buffer this connector owns, 64-byte aligned like any packed object. */
 function packedCopy(frames: Frames): Uint8Array {
-  if (!Array.isArray(frames) || !frames.every((f) => f instanceof Uint8Array)) {
-    throw new TypeError('Frames must be an array of Uint8Array');
-  }
+  assertFrames(frames);
   return joinFrames(frames);
 }
 

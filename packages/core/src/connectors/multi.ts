@@ -17,7 +17,7 @@ import type {
 } from '../connector.js';
 import { connectorFromConfig } from '../connector-registry.js';
 import { ClosedError, ConfigError, ConnectorError, InvalidKeyError } from '../errors.js';
-import { assertKey } from '../key.js';
+import { assertFrames, assertKey } from '../key.js';
 import { syncBridgeGet } from '../sync-bridge.js';
 
 /**
@@ -228,9 +228,7 @@ function checkTags(options: PutOptions | undefined): readonly string[] {
 }
 
 function sizeOf(frames: Frames): number {
-  if (!Array.isArray(frames) || !frames.every((f) => f instanceof Uint8Array)) {
-    throw new TypeError('Frames must be an array of Uint8Array');
-  }
+  assertFrames(frames);
   return framesByteLength(frames);
 }
 
