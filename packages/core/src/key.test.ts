@@ -1,6 +1,12 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidKeyError } from './errors.js';
-import { assertKey, keyToString, newId } from './key.js';
+import { FileConnector } from './connectors/file.js';
+import { MemoryConnector } from './connectors/memory.js';
+import { MultiConnector } from './connectors/multi.js';
+import { assertFrames, assertKey, keyToString, newId } from './key.js';
 
 function rejection(key: unknown, kind = 'file'): InvalidKeyError {
   try {
@@ -102,5 +108,37 @@ describe('newId', () => {
     const ids = new Set(Array.from({ length: 1000 }, newId));
     expect(ids.size).toBe(1000);
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]+$/);
+  });
+});
+
+describe('assertFrames', () => {
+  it('accepts arrays of Uint8Array (Buffers included), empty ones too', () => {
+    expect(() => assertFrames([])).not.toThrow();
+    expect(() => assertFrames([new Uint8Array(1), Buffer.from('x')])).not.toThrow();
+  });
+
+  it.each([[null], ['bytes'], [new Uint8Array(4)], [[new Uint8Array(1), 'x']], [[new ArrayBuffer(4)]]])(
+    'rejects %o with a TypeError',
+    (frames) => {
+      expect(() => assertFrames(frames)).toThrow(new TypeError('Frames must be an array of Uint8Array'));
+    },
+  );
+
+  it('is what the built-in connectors check before writing anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ps-frames-'));
+    const connectors = [
+      new MemoryConnector(),
+      new FileConnector({ directory: dir }),
+      new MultiConnector({ connectors: { only: { connector: new MemoryConnector(), policy: {} } } }),
+    ];
+    try {
+      for (const c of connectors) {
+        await expect(c.put(['not bytes'] as unknown as Uint8Array[])).rejects.toThrow(TypeError);
+      }
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      for (const c of connectors) await c.close({ clear: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
