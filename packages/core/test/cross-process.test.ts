@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeRun } from './run-fixture.js';
 import { FileConnector, Store, isResolved, packMessage, toReference } from '@proxystore/core';
 
 const consumer = fileURLToPath(new URL('./fixtures/consumer.mjs', import.meta.url));
@@ -79,14 +80,6 @@ afterAll(async () => {
   await store.close({ clear: true });
   rmSync(dir, { recursive: true, force: true });
 });
-
-function makeRun(length: number) {
-  const weights = new Float64Array(length);
-  for (let i = 0; i < length; i += 1) weights[i] = (i % 1000) * 0.5;
-  let sum = 0;
-  for (let i = 0; i < length; i += 1) sum += weights[i]!;
-  return { run: { name: 'run-7', weights, tags: new Map([['a', 1]]) }, sum };
-}
 
 describe.each([
   ['a worker thread', workerPeer],

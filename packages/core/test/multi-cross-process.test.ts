@@ -7,6 +7,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeRun } from './run-fixture.js';
 import { FileConnector, MultiConnector, Store, toReference, type MultiKey } from '@proxystore/core';
 
 const consumer = fileURLToPath(new URL('./fixtures/consumer.mjs', import.meta.url));
@@ -31,14 +32,6 @@ async function askChild(message: unknown): Promise<Record<string, unknown>> {
       await exited;
     }
   }
-}
-
-function makeRun(length: number) {
-  const weights = new Float64Array(length);
-  for (let i = 0; i < length; i += 1) weights[i] = (i % 1000) * 0.5;
-  let sum = 0;
-  for (let i = 0; i < length; i += 1) sum += weights[i]!;
-  return { run: { name: 'run-7', weights, tags: new Map([['a', 1]]) }, sum };
 }
 
 let dir: string;

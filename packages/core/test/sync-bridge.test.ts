@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { makeRun } from './run-fixture.js';
 import {
   ClosedError,
   ConfigError,
@@ -64,14 +65,6 @@ afterAll(async () => {
   await stopSyncBridge();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function makeRun(length: number) {
-  const weights = new Float64Array(length);
-  for (let i = 0; i < length; i += 1) weights[i] = (i % 1000) * 0.5;
-  let sum = 0;
-  for (let i = 0; i < length; i += 1) sum += weights[i]!;
-  return { run: { name: 'run-7', weights, tags: new Map([['a', 1]]) }, sum };
-}
 
 describe('a proxy of an async-only connector', () => {
   it('resolves synchronously on first access in this thread, through the bridge', async () => {
