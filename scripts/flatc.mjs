@@ -14,6 +14,10 @@ const EXPECTED_VERSION = '2.0.8';
 /** Each schema and the folder its generated code goes to. */
 const TARGETS = [
   {
+    schema: 'packages/control/schema/control.fbs',
+    out: 'packages/control/src/generated',
+  },
+  {
     schema: 'packages/serialize/schema/proxystore.fbs',
     out: 'packages/serialize/src/generated',
   },

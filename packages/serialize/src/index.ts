@@ -25,6 +25,8 @@ export {
 export { SerializationError, type SerializationErrorCode } from './errors.js';
 export type { DTypeName, TypedArray, TypedArrayConstructor } from './dtype.js';
 export { FORMAT_VERSION, HEADER_IDENTIFIER } from './header.js';
+// Bounds-checks an untrusted flatbuffer before any accessor reads it (the control plane uses it too).
+export { verifyRootTable, type FieldSpec } from './verify.js';
 export {
   OBJECT_DESCRIPTOR_IDENTIFIER,
   decodeObjectDescriptor,

@@ -7,7 +7,9 @@ import { SerializationError } from './errors.js';
 export type FieldSpec =
   | { readonly kind: 'scalar'; readonly size: number }
   | { readonly kind: 'string' }
-  | { readonly kind: 'vector'; readonly elementSize: number };
+  | { readonly kind: 'vector'; readonly elementSize: number }
+  /** A vector of tables, each described by `fields`. */
+  | { readonly kind: 'tables'; readonly fields: readonly FieldSpec[] };
 
 function corrupt(what: string, message: string): SerializationError {
   return new SerializationError('SERIALIZE_CORRUPT', `${what}: ${message}`);
@@ -26,34 +28,46 @@ function i32(b: Uint8Array, at: number): number {
 }
 
 /**
- * Verifies a finished buffer with a 4-byte file identifier and the root table described by `fields`
- * (in field-id order). Returns normally when every accessor of those fields stays inside `bytes`.
+ * Verifies a finished buffer whose root table is described by `fields` (in field-id order), with a 4-byte
+ * file identifier after the root offset, or none when `identifier` is null. Returns normally when every
+ * accessor of those fields stays inside `bytes`.
  *
  * Checks: root offset, identifier, vtable bounds and size, table bounds (the table's inline size from the
- * vtable), each present field within the table, and each string/vector (length prefix, elements, a
- * string's terminator) inside the buffer.
+ * vtable), each present field within the table, each string/vector (length prefix, elements, a string's
+ * terminator) inside the buffer, and each table of a vector of tables, recursively.
  */
 export function verifyRootTable(
   bytes: Uint8Array,
-  identifier: string,
+  identifier: string | null,
   fields: readonly FieldSpec[],
   what: string,
 ): void {
   const n = bytes.byteLength;
-  // Root uoffset (4) + identifier (4) at least.
-  if (n < 8) {
+  const headerSize = identifier === null ? 4 : 8;
+  if (n < headerSize) {
     throw new SerializationError('SERIALIZE_TRUNCATED', `${what}: ${n} bytes is too short for a flatbuffer`);
   }
-  for (let i = 0; i < 4; i++) {
-    if (bytes[4 + i] !== identifier.charCodeAt(i)) {
-      throw new SerializationError(
-        'SERIALIZE_BAD_MAGIC',
-        `${what}: file identifier is not '${identifier}' (not ProxyStore data, or another schema)`,
-      );
+  if (identifier !== null) {
+    for (let i = 0; i < 4; i++) {
+      if (bytes[4 + i] !== identifier.charCodeAt(i)) {
+        throw new SerializationError(
+          'SERIALIZE_BAD_MAGIC',
+          `${what}: file identifier is not '${identifier}' (not ProxyStore data, or another schema)`,
+        );
+      }
     }
   }
   const table = u32(bytes, 0);
-  if (table < 8 || table + 4 > n) throw corrupt(what, `root table offset ${table} is out of bounds`);
+  if (table < headerSize || table + 4 > n) throw corrupt(what, `root table offset ${table} is out of bounds`);
+  verifyTable(bytes, table, fields, what, 0);
+}
+
+/** Nesting deeper than this is refused rather than followed (a lying offset could loop). */
+const MAX_DEPTH = 8;
+
+function verifyTable(bytes: Uint8Array, table: number, fields: readonly FieldSpec[], what: string, depth: number): void {
+  const n = bytes.byteLength;
+  if (depth > MAX_DEPTH) throw corrupt(what, `tables nest deeper than ${MAX_DEPTH}`);
   const vtable = table - i32(bytes, table);
   if (vtable < 0 || vtable + 4 > n) throw corrupt(what, `vtable offset ${vtable} is out of bounds`);
   const vtableSize = u16(bytes, vtable);
@@ -76,9 +90,16 @@ export function verifyRootTable(
     const target = at + u32(bytes, at);
     if (target + 4 > n) throw corrupt(what, `field ${id} points past the end`);
     const length = u32(bytes, target);
-    const elementSize = spec.kind === 'string' ? 1 : spec.elementSize;
+    const elementSize = spec.kind === 'string' ? 1 : spec.kind === 'tables' ? 4 : spec.elementSize;
     // A string also carries a NUL terminator after its bytes.
     const end = target + 4 + length * elementSize + (spec.kind === 'string' ? 1 : 0);
     if (end > n) throw corrupt(what, `field ${id} declares ${length} elements, past the end of ${n} bytes`);
+    if (spec.kind !== 'tables') return;
+    for (let i = 0; i < length; i++) {
+      const slot = target + 4 + 4 * i;
+      const element = slot + u32(bytes, slot);
+      if (element + 4 > n) throw corrupt(what, `table ${i} of field ${id} points past the end`);
+      verifyTable(bytes, element, spec.fields, what, depth + 1);
+    }
   });
 }
