@@ -33,6 +33,7 @@ describe('public barrel', () => {
         'serialize',
         'setProxyReviver',
         'unpackFrames',
+        'verifyRootTable',
       ].sort(),
     );
   });
