@@ -16,7 +16,11 @@ const log = (msg) => {
 };
 
 /** Debian packages the project uses at run or test time: [command that proves presence, package]. */
-const SYSTEM_PACKAGES = [['redis-server', 'redis-server']];
+const SYSTEM_PACKAGES = [
+  ['redis-server', 'redis-server'],
+  // TLS tests of the control plane and endpoints make throwaway certificates with it.
+  ['openssl', 'openssl'],
+];
 
 function haveCommand(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
