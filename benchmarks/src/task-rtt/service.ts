@@ -2,10 +2,11 @@
 // of the built JavaScript, and a client in this process. `stop()` ends all of them, and a failed start
 // ends whatever had started; the children also exit on their own when this process goes away (their IPC
 // channel closes), so no run leaves orphans behind.
-import { type ChildProcess, fork } from 'node:child_process';
-import { once } from 'node:events';
-import { childScript } from '../child.js';
+import type { ChildProcess } from 'node:child_process';
+import { awaitMessage, childScript, spawnChild, stopChild } from '../child.js';
 import { TaskClient } from './client.js';
+
+export { stopChild };
 
 export interface TaskServiceOptions {
   /** The broker's message limit in bytes. */
@@ -22,56 +23,6 @@ export interface TaskService {
   workers: ChildProcess[];
   /** Idempotent. Closes the client, then stops every child (SIGTERM, SIGKILL after a grace period). */
   stop(): Promise<void>;
-}
-
-const GRACE_MS = 3_000;
-
-/** Resolves with the first IPC message of `type` from `child`; rejects if it exits first or time runs out. */
-function awaitMessage(child: ChildProcess, type: string, what: string, timeoutMs: number): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${what} did not start within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (message: unknown): void => {
-      if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type) {
-        done(undefined, message as Record<string, unknown>);
-      }
-    };
-    const onExit = (code: number | null, signal: string | null): void =>
-      done(new Error(`${what} exited before it was ready (${signal ?? `code ${code}`})`));
-    const onError = (err: Error): void => done(new Error(`${what} could not be started: ${err.message}`));
-    function done(error: Error | undefined, message?: Record<string, unknown>): void {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      child.off('error', onError);
-      if (error !== undefined) reject(error);
-      else resolve(message as Record<string, unknown>);
-    }
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-    child.on('error', onError);
-  });
-}
-
-/** Stops a child and waits for it to be gone: SIGTERM, then SIGKILL if it is still there after the grace period. */
-export async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), GRACE_MS);
-  try {
-    await exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function spawnChild(script: string, args: string[]): ChildProcess {
-  // stdout is not used (the IPC channel reports readiness); stderr is shared so a crash is visible.
-  // No inherited execArgv: the children run plain Node whatever flags the harness (or vitest) runs with.
-  const child = fork(script, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json', execArgv: [] });
-  // Failures show up as 'exit' (awaitMessage, stopChild); an unheard 'error' event would throw here.
-  child.on('error', () => {});
-  return child;
 }
 
 export async function startTaskService(options: TaskServiceOptions): Promise<TaskService> {
