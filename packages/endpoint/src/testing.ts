@@ -1,0 +1,201 @@
+// @proxystore/endpoint/testing: endpoint daemons as child processes (the `proxystore-endpoint` binary on a
+// free loopback port) for this package's tests and the benchmark suite, and throwaway TLS material (a CA,
+// a server certificate for localhost/127.0.0.1 and a client certificate) made with the system openssl.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { EndpointConfig } from './config.js';
+
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+export interface EndpointProcessOptions extends Partial<EndpointConfig> {
+  /** Extra environment of the child (NODE_DEBUG=proxystore:endpoint to see its log). */
+  env?: Record<string, string>;
+}
+
+/** What the binary prints when it listens. */
+export interface ReadyLine {
+  id: string;
+  name: string;
+  address: string;
+  pid: number;
+}
+
+let counter = 0;
+
+/** One `proxystore-endpoint` child process. */
+export class EndpointProcess {
+  readonly id: string;
+  readonly name: string;
+  readonly address: string;
+  readonly pid: number;
+  /** The config the child was started with (its port is the one it bound). */
+  readonly config: EndpointConfig;
+  readonly #child: ChildProcess;
+  readonly #dir: string;
+  #stderr = '';
+
+  private constructor(child: ChildProcess, dir: string, ready: ReadyLine, config: EndpointConfig) {
+    this.#child = child;
+    this.#dir = dir;
+    this.id = ready.id;
+    this.name = ready.name;
+    this.address = ready.address;
+    this.pid = ready.pid;
+    this.config = config;
+  }
+
+  /** Starts an endpoint (port 0: the child picks a free one) and resolves once it prints `ready`. */
+  static async start(options: EndpointProcessOptions = {}): Promise<EndpointProcess> {
+    const { env, ...rest } = options;
+    const config: EndpointConfig = { name: `test-${process.pid}-${++counter}`, port: 0, ...rest };
+    const dir = mkdtempSync(join(tmpdir(), 'proxystore-endpoint-'));
+    const configFile = join(dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    const child = spawn(process.execPath, [MAIN, '--config', configFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-8000);
+    });
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    try {
+      const ready = await new Promise<ReadyLine>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`endpoint '${config.name}' did not print ready in ${START_TIMEOUT_MS} ms`)),
+          START_TIMEOUT_MS,
+        );
+        lines.on('line', (line) => {
+          if (!line.startsWith('ready ')) return;
+          clearTimeout(timer);
+          resolve(JSON.parse(line.slice('ready '.length)) as ReadyLine);
+        });
+        child.once('exit', (code, signal) => {
+          clearTimeout(timer);
+          reject(new Error(`endpoint '${config.name}' exited (${code ?? signal}) before ready: ${stderr.trim()}`));
+        });
+      });
+      const port = Number(ready.address.slice(ready.address.lastIndexOf(':') + 1));
+      const p = new EndpointProcess(child, dir, ready, { ...config, id: ready.id, port });
+      p.#stderr = stderr;
+      child.stderr?.on('data', (chunk: Buffer) => {
+        p.#stderr = (p.#stderr + chunk.toString('utf8')).slice(-8000);
+      });
+      return p;
+    } catch (err) {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** The child's recent stderr (its log). */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  get running(): boolean {
+    return this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /** Sends `signal` (SIGKILL by default, like a crash) and waits until the process is gone. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (!this.running) return;
+    const exited = once(this.#child, 'exit');
+    this.#child.kill(signal);
+    await exited;
+  }
+
+  /** SIGTERM and wait for a clean exit; SIGKILL after a timeout. Removes the temp dir. Idempotent. */
+  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.running) {
+      const exited = once(this.#child, 'exit');
+      this.#child.kill('SIGTERM');
+      const timer = setTimeout(() => this.#child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(this.#dir, { recursive: true, force: true });
+    return { code: this.#child.exitCode, signal: this.#child.signalCode };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** TLS material in a temp dir: PEM file paths. */
+export interface TestCertificates {
+  dir: string;
+  /** The CA that signed both certificates. */
+  caFile: string;
+  /** Server certificate for CN=localhost, SAN DNS:localhost and IP:127.0.0.1. */
+  certFile: string;
+  keyFile: string;
+  /** Client certificate (CN=proxystore-client), signed by the same CA. */
+  clientCertFile: string;
+  clientKeyFile: string;
+  /** A second CA, unrelated: what a client that trusts the wrong CA holds. */
+  otherCaFile: string;
+  /** Removes the directory. */
+  remove(): void;
+}
+
+/** null when the openssl CLI can be run here, else why not. */
+export function opensslUnavailable(): string | null {
+  const probe = spawnSync('openssl', ['version'], { encoding: 'utf8' });
+  return probe.error !== undefined || probe.status !== 0 ? 'the openssl CLI is not installed' : null;
+}
+
+function openssl(args: string[], cwd: string): void {
+  const run = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
+  if (run.error !== undefined || run.status !== 0) {
+    throw new Error(`openssl ${args[0]} failed: ${run.stderr || run.error?.message}`);
+  }
+}
+
+/** Makes a CA and a server and a client certificate it signs (valid one day), with the system openssl. */
+export function makeTestCertificates(): TestCertificates {
+  const why = opensslUnavailable();
+  if (why !== null) throw new Error(why);
+  const dir = mkdtempSync(join(tmpdir(), 'proxystore-endpoint-tls-'));
+  try {
+    const ca = (name: string, cn: string): void =>
+      openssl(
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${cn}`,
+          '-keyout', `${name}-key.pem`, '-out', `${name}.pem`],
+        dir,
+      );
+    ca('ca', 'proxystore-test-ca');
+    ca('other-ca', 'proxystore-other-ca');
+    writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+    writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+    for (const [name, cn] of [['server', 'localhost'], ['client', 'proxystore-client']] as const) {
+      openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}-key.pem`,
+        '-out', `${name}.csr`], dir);
+      openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial',
+        '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`], dir);
+    }
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    dir,
+    caFile: join(dir, 'ca.pem'),
+    certFile: join(dir, 'server.pem'),
+    keyFile: join(dir, 'server-key.pem'),
+    clientCertFile: join(dir, 'client.pem'),
+    clientKeyFile: join(dir, 'client-key.pem'),
+    otherCaFile: join(dir, 'other-ca.pem'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
