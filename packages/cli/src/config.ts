@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '@proxystore/control';
-import type { EndpointConfig } from '@proxystore/endpoint';
+import { type EndpointConfig, checkEndpointConfig } from '@proxystore/endpoint';
 import { CliError } from './errors.js';
 import type { EndpointPaths } from './home.js';
 import { parseAddress, parseHost, parseInteger, parsePort, parseSize } from './values.js';
@@ -111,7 +111,12 @@ export function buildConfig(
     if (options.tlsCa !== undefined) config.tls.caFile = existingFile(options.tlsCa, '--tls-ca', cwd);
     if (options.requireClientCert === true) config.tls.requireClientCert = true;
   }
-  return config;
+  // The endpoint's own check, so that what configure accepts is what start accepts.
+  try {
+    return checkEndpointConfig(config);
+  } catch (error) {
+    throw new CliError('CLI_BAD_VALUE', error instanceof Error ? error.message : String(error), { cause: error });
+  }
 }
 
 /** The saved config, or undefined when the endpoint was never configured. A corrupt file is an error. */

@@ -93,7 +93,7 @@ export function alreadyRunning(paths: EndpointPaths, pid: number, status: Endpoi
   const where = status === undefined ? 'starting' : `at ${status.address}`;
   return new CliError(
     'CLI_ALREADY_RUNNING',
-    `endpoint ${JSON.stringify(paths.name)} is already running (pid ${pid}, ${where}); stop it with \`proxystore endpoint stop ${paths.name}\``,
+    `endpoint ${paths.name} is already running (pid ${pid}, ${where}); stop it with \`proxystore endpoint stop ${paths.name}\``,
   );
 }
 
