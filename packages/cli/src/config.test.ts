@@ -14,17 +14,18 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(home, { recursive: true, force: true }));
 
+const ID = '6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('buildConfig', () => {
   it('defaults to loopback, a free port and the generated token file', () => {
-    expect(buildConfig('ep1', 'id-1', {}, '/t/token', home)).toEqual({ name: 'ep1', id: 'id-1', host: '127.0.0.1', port: 0, tokenFile: '/t/token' });
+    expect(buildConfig('ep1', ID, {}, '/t/token', home)).toEqual({ name: 'ep1', id: ID, host: '127.0.0.1', port: 0, tokenFile: '/t/token' });
   });
 
   it('parses every option: sizes with units, repeated peers (deduplicated), absolute paths', () => {
     const config = buildConfig(
       'ep1',
-      'id-1',
+      ID,
       {
         host: '0.0.0.0',
         port: '7000',
@@ -42,7 +43,7 @@ describe('buildConfig', () => {
     );
     expect(config).toEqual({
       name: 'ep1',
-      id: 'id-1',
+      id: ID,
       host: '0.0.0.0',
       port: 7000,
       advertiseAddress: 'node1:7000',
@@ -68,15 +69,15 @@ describe('buildConfig', () => {
       [{ tlsCert: 'c.pem' }, /both --tls-cert and --tls-key/],
     ];
     for (const [options, message] of bad) {
-      expect(() => buildConfig('ep1', 'id', options, '/t', home)).toThrow(message);
+      expect(() => buildConfig('ep1', ID, options, '/t', home)).toThrow(message);
     }
   });
 
   it('checks TLS files exist, and that --require-client-cert has a CA', () => {
     for (const f of ['c.pem', 'k.pem', 'ca.pem']) writeFileSync(join(home, f), 'pem');
-    expect(() => buildConfig('ep1', 'id', { tlsCert: 'c.pem', tlsKey: 'k.pem', requireClientCert: true }, '/t', home)).toThrow(/needs --tls-ca/);
-    expect(() => buildConfig('ep1', 'id', { tlsCert: 'c.pem', tlsKey: 'nokey.pem' }, '/t', home)).toThrow(/--tls-key "nokey.pem" does not exist/);
-    expect(buildConfig('ep1', 'id', { tlsCert: 'c.pem', tlsKey: 'k.pem', tlsCa: 'ca.pem', requireClientCert: true }, '/t', home).tls).toEqual({
+    expect(() => buildConfig('ep1', ID, { tlsCert: 'c.pem', tlsKey: 'k.pem', requireClientCert: true }, '/t', home)).toThrow(/needs --tls-ca/);
+    expect(() => buildConfig('ep1', ID, { tlsCert: 'c.pem', tlsKey: 'nokey.pem' }, '/t', home)).toThrow(/--tls-key "nokey.pem" does not exist/);
+    expect(buildConfig('ep1', ID, { tlsCert: 'c.pem', tlsKey: 'k.pem', tlsCa: 'ca.pem', requireClientCert: true }, '/t', home).tls).toEqual({
       certFile: join(home, 'c.pem'),
       keyFile: join(home, 'k.pem'),
       caFile: join(home, 'ca.pem'),
@@ -88,9 +89,9 @@ describe('buildConfig', () => {
     writeFileSync(join(home, 'good'), 's3cret-token\n');
     writeFileSync(join(home, 'empty'), '\n');
     writeFileSync(join(home, 'spaced'), 'two words');
-    expect(buildConfig('ep1', 'id', { tokenFile: 'good' }, '/t', home).tokenFile).toBe(join(home, 'good'));
-    expect(() => buildConfig('ep1', 'id', { tokenFile: 'empty' }, '/t', home)).toThrow(/printable ASCII/);
-    expect(() => buildConfig('ep1', 'id', { tokenFile: 'spaced' }, '/t', home)).toThrow(/printable ASCII/);
+    expect(buildConfig('ep1', ID, { tokenFile: 'good' }, '/t', home).tokenFile).toBe(join(home, 'good'));
+    expect(() => buildConfig('ep1', ID, { tokenFile: 'empty' }, '/t', home)).toThrow(/printable ASCII/);
+    expect(() => buildConfig('ep1', ID, { tokenFile: 'spaced' }, '/t', home)).toThrow(/printable ASCII/);
   });
 });
 
