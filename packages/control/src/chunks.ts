@@ -51,10 +51,11 @@ export function* chunkFrames(frames: readonly Uint8Array[], chunkSize: number): 
  * Returns the total.
  */
 export function checkLayout(frameLengths: readonly number[], maxSize: number, what: string): number {
-  if (frameLengths.length === 0 || frameLengths.length > MAX_FRAMES) {
+  // No frames at all is a valid object: the Connector contract round-trips `put([])`.
+  if (frameLengths.length > MAX_FRAMES) {
     throw new ControlError(
       ControlErrorCode.INVALID_ARGUMENT,
-      `${what}: an object has 1 to ${MAX_FRAMES} frames, got ${frameLengths.length}`,
+      `${what}: an object has at most ${MAX_FRAMES} frames, got ${frameLengths.length}`,
     );
   }
   let total = 0;
