@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,6 +29,21 @@ export interface ReadyLine {
 }
 
 let counter = 0;
+
+/**
+ * A loopback port nothing listens on now (bind to port 0, close). For a mesh whose members must name
+ * each other's addresses before they start; another process may take it meanwhile, rarely.
+ */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('freePort: no TCP address');
+  return address.port;
+}
 
 /** One `proxystore-endpoint` child process. */
 export class EndpointProcess {
