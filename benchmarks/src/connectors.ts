@@ -5,16 +5,40 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Connector, FileConnector, MemoryConnector, MultiConnector } from '@proxystore/core';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { DEFAULT_CHUNK_SIZE } from '@proxystore/control';
+import {
+  type CloseOptions,
+  type Connector,
+  type ConnectorConfig,
+  FileConnector,
+  type Frames,
+  type IoOptions,
+  MemoryConnector,
+  MultiConnector,
+} from '@proxystore/core';
+import { EndpointConnector, type EndpointKey } from '@proxystore/endpoint';
+import { EndpointProcess } from '@proxystore/endpoint/testing';
 import { RedisConnector } from '@proxystore/redis';
 import { RedisTestCluster, RedisTestServer, redisServerUnavailable } from '@proxystore/redis/testing';
 import { Cluster, Redis } from 'ioredis';
+import { formatSize, GiB } from './config.js';
+import { RawGrpcClient } from './raw/grpc.js';
+import { type RawServerProcess, startRawServer } from './raw/process.js';
+import { RawTcpClient } from './raw/tcp.js';
 
 /**
  * The same four operations done without ProxyStore, on the same bytes: what a user would write by hand.
  * Ids are chosen by the caller; put overwrites.
  */
 export interface RawBaseline {
+  /**
+   * Which baseline this is, where a session offers several ("grpc-js", "tcp"): the rows of each carry it
+   * as `params.baseline`. Absent on a connector's only baseline.
+   */
+  label?: string;
   /** What each operation is, for the tables: "fs.promises.writeFile(path, bytes)". */
   names: { put: string; get: string; exists: string; evict: string };
   put(id: string, data: Uint8Array): Promise<void>;
@@ -28,7 +52,13 @@ export interface RawBaseline {
 export interface BenchSession {
   /** A fresh, open connector. The suite wraps it in a Store and closes the Store (with clear). */
   connector: Connector;
+  /** The raw baseline; the one suites with a single comparison use (proxy, task-rtt). */
   raw: RawBaseline;
+  /**
+   * Every baseline the ops suite measures, `raw` first, where there is more than one (an endpoint's raw
+   * grpc-js stream and raw TCP socket): each is its own row, interleaved with the same subject.
+   */
+  baselines?: RawBaseline[];
   /** Stops what `open` started (servers, temp dirs). Called once, after the suite has closed its Store. */
   close(): Promise<void>;
 }
@@ -250,5 +280,268 @@ export const multiBench: BenchConnector = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------------
+// Endpoints
+
+/** null when the proxystore-endpoint binary is built and can be started, else what to do. */
+export async function endpointUnavailable(): Promise<string | null> {
+  try {
+    const main = createRequire(import.meta.url).resolve('@proxystore/endpoint/package.json').replace(/package\.json$/, 'dist/main.js');
+    return existsSync(main) ? null : `${main} is missing: build @proxystore/endpoint (npm run build)`;
+  } catch (err) {
+    return `@proxystore/endpoint is not installed (${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
+/** A fresh bearer token for one session: every endpoint and raw server of it checks the same one. */
+export function benchToken(): string {
+  return `bench-${randomBytes(12).toString('hex')}`;
+}
+
+/**
+ * The endpoint settings of the benchmarks: room for the largest ops payloads (256 MiB, a few at a time,
+ * and the qps suite's many puts) so no limit is measured instead of the transport.
+ */
+export const ENDPOINT_LIMITS = { memoryLimit: 16 * GiB, maxObjectSize: 2 * GiB } as const;
+
+export function rawGrpcBaseline(client: RawGrpcClient, via: string): RawBaseline {
+  const chunks = `${formatSize(client.chunkSize)} chunks`;
+  return {
+    label: 'grpc-js',
+    names: {
+      put: `grpc-js client stream, ${chunks}${via}`,
+      get: `grpc-js server stream, ${chunks}${via}`,
+      exists: `grpc-js unary exists${via}`,
+      evict: `grpc-js unary evict${via}`,
+    },
+    put: (id, data) => client.put(id, data),
+    async get(id) {
+      const data = await client.get(id);
+      if (data === null) throw new Error(`raw grpc-js: no object ${id}`);
+      return data;
+    },
+    exists: (id) => client.exists(id),
+    async evict(id) {
+      await client.evict(id);
+    },
+    async close() {
+      client.close();
+    },
+  };
+}
+
+export function rawTcpBaseline(client: RawTcpClient, via: string): RawBaseline {
+  return {
+    label: 'tcp',
+    names: {
+      put: `net.Socket length-prefixed put${via}`,
+      get: `net.Socket length-prefixed get${via}`,
+      exists: `net.Socket length-prefixed exists${via}`,
+      evict: `net.Socket length-prefixed evict${via}`,
+    },
+    put: (id, data) => client.put(id, data),
+    async get(id) {
+      const data = await client.get(id);
+      if (data === null) throw new Error(`raw tcp: no object ${id}`);
+      return data;
+    },
+    exists: (id) => client.exists(id),
+    async evict(id) {
+      await client.evict(id);
+    },
+    async close() {
+      client.close();
+    },
+  };
+}
+
+/** Runs the clean-ups in reverse order, each once, all of them even if one throws. */
+function cleanups(): { add(fn: () => unknown): void; run(): Promise<void> } {
+  const fns: (() => unknown)[] = [];
+  let ran: Promise<void> | undefined;
+  return {
+    add: (fn) => void fns.push(fn),
+    run() {
+      ran ??= (async () => {
+        for (const fn of fns.reverse()) {
+          try {
+            await fn();
+          } catch {
+            // Best effort: a child already gone, a client already closed.
+          }
+        }
+      })();
+      return ran;
+    },
+  };
+}
+
+/**
+ * Both raw servers (grpc-js and TCP) for a session, as baselines. With `relay`, each server gets a relay
+ * process in front, and the baseline takes the endpoint-peer path: puts straight to the server (the
+ * owner), gets, exists and evicts through the relay.
+ */
+async function rawBaselines(token: string, chunkSize: number, relay: boolean, add: (fn: () => unknown) => void): Promise<RawBaseline[]> {
+  const via = relay ? ' via a relay' : '';
+  const servers = async (kind: 'grpc' | 'tcp'): Promise<{ owner: RawServerProcess; front: RawServerProcess }> => {
+    const owner = await startRawServer({ kind, token, chunkSize });
+    add(() => owner.stop());
+    if (!relay) return { owner, front: owner };
+    const front = await startRawServer({ kind, token, chunkSize, upstream: owner.address });
+    add(() => front.stop());
+    return { owner, front };
+  };
+  /** Put through `owner`, everything else through `front` (the same baseline when there is no relay). */
+  const split = (owner: RawBaseline, front: RawBaseline): RawBaseline =>
+    owner === front
+      ? front
+      : {
+          ...front,
+          names: { ...front.names, put: owner.names.put.replace(via, '') },
+          put: (id, data) => owner.put(id, data),
+          async close() {
+            await owner.close();
+            await front.close();
+          },
+        };
+
+  const grpcAt = await servers('grpc');
+  const grpcFront = rawGrpcBaseline(new RawGrpcClient(grpcAt.front.address, { token, chunkSize }), via);
+  const grpcOwner = relay ? rawGrpcBaseline(new RawGrpcClient(grpcAt.owner.address, { token, chunkSize }), via) : grpcFront;
+  const grpc = split(grpcOwner, grpcFront);
+  add(() => grpc.close());
+
+  const tcpAt = await servers('tcp');
+  const tcpFront = rawTcpBaseline(await RawTcpClient.connect(tcpAt.front.host, tcpAt.front.port, token), via);
+  const tcpOwner = relay ? rawTcpBaseline(await RawTcpClient.connect(tcpAt.owner.host, tcpAt.owner.port, token), via) : tcpFront;
+  const tcp = split(tcpOwner, tcpFront);
+  add(() => tcp.close());
+  return [grpc, tcp];
+}
+
+/**
+ * One endpoint process on loopback that owns the data, with a token; baselines: a raw grpc-js stream
+ * and a raw TCP socket, each to a server process of its own holding a Map.
+ */
+export const endpointBench: BenchConnector = {
+  name: 'endpoint',
+  description:
+    'EndpointConnector to one proxystore-endpoint process (loopback, token); raw: a grpc-js stream and a TCP socket to server processes holding a Map',
+  crossProcess: true,
+  unavailable: endpointUnavailable,
+  async open() {
+    const token = benchToken();
+    const chunkSize = DEFAULT_CHUNK_SIZE;
+    const done = cleanups();
+    try {
+      const endpoint = await EndpointProcess.start({ name: 'bench-endpoint', token, ...ENDPOINT_LIMITS });
+      done.add(() => endpoint.stop());
+      const baselines = await rawBaselines(token, chunkSize, false, done.add);
+      const connector = new EndpointConnector({ address: endpoint.address, token, chunkSize });
+      return { connector, raw: baselines[0] as RawBaseline, baselines, close: () => done.run() };
+    } catch (err) {
+      await done.run();
+      throw err;
+    }
+  },
+};
+
+/**
+ * Puts to endpoint B (the owner); gets, exists and evicts at endpoint A, which forwards them to B: what
+ * a consumer at another site pays for one peer hop. Keys name B, so A forwards every call.
+ */
+export class PeerHopConnector implements Connector<EndpointKey> {
+  readonly kind = EndpointConnector.kind;
+  constructor(
+    /** The client of the owner (B). */
+    readonly owner: EndpointConnector,
+    /** The client of the endpoint that forwards (A). */
+    readonly hop: EndpointConnector,
+  ) {}
+
+  put(frames: Frames, options?: IoOptions): Promise<EndpointKey> {
+    return this.owner.put(frames, options);
+  }
+
+  get(key: EndpointKey, options?: IoOptions): Promise<Uint8Array[] | null> {
+    return this.hop.get(key, options);
+  }
+
+  exists(key: EndpointKey, options?: IoOptions): Promise<boolean> {
+    return this.hop.exists(key, options);
+  }
+
+  evict(key: EndpointKey, options?: IoOptions): Promise<void> {
+    return this.hop.evict(key, options);
+  }
+
+  putBatch(items: readonly Frames[], options?: IoOptions): Promise<EndpointKey[]> {
+    return this.owner.putBatch(items, options);
+  }
+
+  getBatch(keys: readonly EndpointKey[], options?: IoOptions): Promise<(Uint8Array[] | null)[]> {
+    return this.hop.getBatch(keys, options);
+  }
+
+  /** A revived connector talks to A, as a consumer at A's site would. */
+  config(): ConnectorConfig {
+    return this.hop.config();
+  }
+
+  async close(options?: CloseOptions): Promise<void> {
+    // The owner's client remembers what it put: `clear` evicts those at B.
+    await this.owner.close(options);
+    await this.hop.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Endpoint B owns the data; the store's gets, exists and evicts go to endpoint A, which forwards to B. */
+export const endpointPeerBench: BenchConnector = {
+  name: 'endpoint-peer',
+  description:
+    'one peer hop: puts to endpoint B, gets/exists/evicts at endpoint A which forwards to B; raw: the grpc-js and TCP servers behind a relay process each',
+  // The store's config names A alone: a revived connector would read through A too, but the pair is
+  // built here, so the cross-process suites use `endpoint`.
+  crossProcess: false,
+  unavailable: endpointUnavailable,
+  async open() {
+    const token = benchToken();
+    const chunkSize = DEFAULT_CHUNK_SIZE;
+    const done = cleanups();
+    try {
+      const owner = await EndpointProcess.start({ name: 'bench-endpoint-b', token, ...ENDPOINT_LIMITS });
+      done.add(() => owner.stop());
+      const hop = await EndpointProcess.start({ name: 'bench-endpoint-a', token, peers: [owner.address], ...ENDPOINT_LIMITS });
+      done.add(() => hop.stop());
+      const baselines = await rawBaselines(token, chunkSize, true, done.add);
+      const connector = new PeerHopConnector(
+        new EndpointConnector({ address: owner.address, token, chunkSize }),
+        new EndpointConnector({ address: hop.address, token, chunkSize }),
+      );
+      return { connector, raw: baselines[0] as RawBaseline, baselines, close: () => done.run() };
+    } catch (err) {
+      await done.run();
+      throw err;
+    }
+  },
+};
+
+/** The baselines the ops suite compares a session's connector with: `baselines`, else `raw` alone. */
+export function baselinesOf(session: BenchSession): RawBaseline[] {
+  return session.baselines ?? [session.raw];
+}
+
 /** Every connector the suite knows, in report order. */
-export const BENCH_CONNECTORS: readonly BenchConnector[] = [memoryBench, fileBench, multiBench, redisBench, redisClusterBench];
+export const BENCH_CONNECTORS: readonly BenchConnector[] = [
+  memoryBench,
+  fileBench,
+  multiBench,
+  redisBench,
+  redisClusterBench,
+  endpointBench,
+  endpointPeerBench,
+];

@@ -31,7 +31,7 @@ function code(text: string): string {
 }
 
 /** Columns of numbers, aligned right so digits line up. */
-const NUMERIC = /^(size|median|p99|GB\/s|ratio|by value|proxy|store objects left|raw .*|.* median|.* ratio|by proxy .*|speedup .*)$/;
+const NUMERIC = /^(size|median|p99|GB\/s|ratio|by value|proxy|store objects left|raw .*|.* median|.* ratio( \(.*\))?|by proxy .*|speedup .*)$/;
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const line = (cells: readonly string[]): string => `| ${cells.map(escapeCell).join(' | ')} |`;
@@ -162,24 +162,44 @@ function opOrder(rows: readonly RowJson[]): string[] {
   return [...OPS_ORDER.filter((op) => present.includes(op)), ...present.filter((op) => !OPS_ORDER.includes(op))];
 }
 
+/** The label of the baseline an ops row compares with, where its connector has several (params.baseline). */
+export function baselineLabel(r: RowJson): string | undefined {
+  const label = r.params?.['baseline'];
+  return typeof label === 'string' ? label : undefined;
+}
+
 function opsSection(rows: readonly RowJson[]): string[] {
   const out: string[] = [];
   for (const connector of unique(rows.map((r) => r.connector ?? ''))) {
     const mine = rows.filter((r) => (r.connector ?? '') === connector);
     const ops = opOrder(mine);
     const sizes = unique(mine.map((r) => r.bytes ?? -1)).sort((a, b) => a - b);
+    // One baseline (undefined label) for most connectors; endpoints have several, a row each.
+    const labels = unique(mine.map(baselineLabel));
+    const several = labels.length > 1 || labels[0] !== undefined;
+    const find = (op: string, bytes: number, label: string | undefined): RowJson | undefined =>
+      mine.find((row) => row.case === op && (row.bytes ?? -1) === bytes && baselineLabel(row) === label);
     out.push(`### ${connector === '' ? 'no connector' : connector}`, '');
     for (const op of ops) {
-      const r = mine.find((row) => row.case === op);
-      if (r !== undefined) out.push(`- ${op}: ${code(r.subject.name)} vs ${r.baseline === undefined ? 'no baseline' : code(r.baseline.name)}`);
+      const first = mine.find((row) => row.case === op);
+      if (first === undefined) continue;
+      const against = labels.map((label) => {
+        const r = mine.find((row) => row.case === op && baselineLabel(row) === label);
+        const name = r?.baseline === undefined ? 'no baseline' : code(r.baseline.name);
+        return several ? `${label ?? 'raw'}: ${name}` : name;
+      });
+      out.push(`- ${op}: ${code(first.subject.name)} vs ${against.join('; ')}`);
     }
     out.push('');
-    const header = ['size', ...ops.flatMap((op) => [`${op} median`, `${op} ratio`])];
+    const header = [
+      'size',
+      ...ops.flatMap((op) => [`${op} median`, ...labels.map((label) => (several ? `${op} ratio (${label ?? 'raw'})` : `${op} ratio`))]),
+    ];
     const body = sizes.map((bytes) => [
       bytes < 0 ? NONE : formatSize(bytes),
       ...ops.flatMap((op) => {
-        const r = mine.find((row) => row.case === op && (row.bytes ?? -1) === bytes);
-        return r === undefined ? [NONE, NONE] : [median(r.subject), formatRatio(r.ratio)];
+        const first = labels.map((label) => find(op, bytes, label)).find((r) => r !== undefined);
+        return [median(first?.subject), ...labels.map((label) => formatRatio(find(op, bytes, label)?.ratio ?? null))];
       }),
     ]);
     out.push(...table(header, body), '');
@@ -191,6 +211,7 @@ function opsSection(rows: readonly RowJson[]): string[] {
           .map((r) => [
             sizeOf(r),
             op,
+            ...(several ? [baselineLabel(r) ?? 'raw'] : []),
             median(r.subject),
             formatValue(r.subject.p99, r.subject.unit),
             formatRate(r.subject.gbPerSec) || NONE,
@@ -205,7 +226,7 @@ function opsSection(rows: readonly RowJson[]): string[] {
       '<details>',
       `<summary>${connector}: every figure (p99, GB/s)</summary>`,
       '',
-      ...table(['size', 'op', 'median', 'p99', 'GB/s', 'raw median', 'raw GB/s', 'ratio', 'p99 ratio'], full),
+      ...table(['size', 'op', ...(several ? ['baseline'] : []), 'median', 'p99', 'GB/s', 'raw median', 'raw GB/s', 'ratio', 'p99 ratio'], full),
       '',
       '</details>',
       '',

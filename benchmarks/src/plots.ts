@@ -159,16 +159,45 @@ export interface SeriesPoint {
   value: number;
 }
 
+/** The label of an ops row's baseline where its connector has several (params.baseline), else undefined. */
+function baselineLabel(r: RowJson): string | undefined {
+  const label = r.params?.['baseline'];
+  return typeof label === 'string' ? label : undefined;
+}
+
+/** The series of a labelled baseline: 'raw grpc-js'; an unlabelled one is RAW. */
+function rawSeries(label: string | undefined): string {
+  return label === undefined ? RAW : `raw ${label}`;
+}
+
 function seriesPoints(rows: readonly RowJson[], value: (m: RowJson['subject']) => number | undefined): SeriesPoint[] {
   const out: SeriesPoint[] = [];
+  // A connector with several baselines has one row per baseline, each with the same subject: draw it once.
+  const subjects = new Set<string>();
   for (const r of rows) {
     const base = { op: r.case, connector: r.connector ?? '', size: r.bytes ?? 0 };
     const s = value(r.subject);
-    if (s !== undefined && s > 0 && Number.isFinite(s)) out.push({ ...base, series: SUBJECT, value: s });
+    const id = `${base.op}\u0000${base.connector}\u0000${base.size}`;
+    if (s !== undefined && s > 0 && Number.isFinite(s) && !subjects.has(id)) {
+      subjects.add(id);
+      out.push({ ...base, series: SUBJECT, value: s });
+    }
     const b = r.baseline === undefined ? undefined : value(r.baseline);
-    if (b !== undefined && b > 0 && Number.isFinite(b)) out.push({ ...base, series: RAW, value: b });
+    if (b !== undefined && b > 0 && Number.isFinite(b)) out.push({ ...base, series: rawSeries(baselineLabel(r)), value: b });
   }
   return out;
+}
+
+/** Dash patterns of the baselines after the first: dotted, dash-dot, long dashes. */
+const MORE_DASHES: number[][] = [[2, 3], [8, 3, 2, 3], [12, 4]];
+
+/** Solid for the subject, dashed for the raw baseline, then one pattern per further labelled baseline. */
+function dashScale(points: readonly SeriesPoint[]): { domain: string[]; range: number[][] } {
+  const labelled = unique(points.map((p) => p.series)).filter((s) => s !== SUBJECT && s !== RAW);
+  const hasRaw = points.some((p) => p.series === RAW);
+  const domain = [SUBJECT, ...(hasRaw || labelled.length === 0 ? [RAW] : []), ...labelled];
+  const patterns = [SOLID, DASHED, ...MORE_DASHES];
+  return { domain, range: domain.map((_, i) => patterns[Math.min(i, patterns.length - 1)] as number[]) };
 }
 
 function facetedLines(opts: {
@@ -191,7 +220,7 @@ function facetedLines(opts: {
             field: 'series',
             type: 'nominal' as const,
             title: null,
-            scale: { domain: [SUBJECT, RAW], range: [SOLID, DASHED] },
+            scale: dashScale(opts.points),
             legend: { ...LINE_LEGEND, symbolStrokeColor: '#444' },
           },
         }),
@@ -243,15 +272,20 @@ export function opsBandwidthSpec(report: ReportJson): TopLevelSpec | null {
 /** subject / baseline median per size, one line per connector, a rule at 1×; null without ratios. */
 export function opsRatioSpec(report: ReportJson): TopLevelSpec | null {
   const rows = opsRows(report);
+  // A connector with several baselines gets a line per baseline: "endpoint ÷ raw grpc-js".
+  const lineOf = (r: RowJson): string => {
+    const label = baselineLabel(r);
+    return label === undefined ? (r.connector ?? '') : `${r.connector ?? ''} ÷ raw ${label}`;
+  };
   const points: SeriesPoint[] = rows.flatMap((r) =>
-    r.ratio !== null && r.ratio > 0 ? [{ op: r.case, connector: r.connector ?? '', series: SUBJECT, size: r.bytes ?? 0, value: r.ratio }] : [],
+    r.ratio !== null && r.ratio > 0 ? [{ op: r.case, connector: lineOf(r), series: SUBJECT, size: r.bytes ?? 0, value: r.ratio }] : [],
   );
   if (points.length === 0) return null;
   return facetedLines({
     heading: title('ops: time relative to the raw op', 'ratio = store median / raw median; 1× = as fast as the raw op, higher is slower'),
     points,
     ops: opOrder(rows),
-    connectors: inOrder(rows, (r) => r.connector),
+    connectors: inOrder(rows, lineOf),
     y: logY('value', [...points.map((p) => p.value), 1], 'ratio to raw op (×, log scale)', "format(datum.value, '~g') + '×'"),
     rule: true,
     dashes: false,

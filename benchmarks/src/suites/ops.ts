@@ -1,12 +1,12 @@
 // The four store operations, per connector and payload size, each next to the raw operation the
-// connector is built on, on the same bytes and in the same run (BenchConnector.raw): put, get, exists,
-// evict latency, and put/get bandwidth. The ratio is what ProxyStore (key, serializer, framing,
-// connector bookkeeping) adds on top of moving the bytes.
+// connector is built on, on the same bytes and in the same run (BenchSession.raw, or each of
+// BenchSession.baselines, a row each): put, get, exists, evict latency, and put/get bandwidth. The
+// ratio is what ProxyStore (key, serializer, framing, connector bookkeeping) adds on top of moving the bytes.
 import { randomFillSync } from 'node:crypto';
 import { type Key, Store } from '@proxystore/core';
 import { KiB, MiB, formatSize, sizesFor } from '../config.js';
-import type { BenchConnector, BenchSession } from '../connectors.js';
-import { type Measurement, consume, measureInterleaved, timed } from '../measure.js';
+import { type BenchConnector, type BenchSession, baselinesOf } from '../connectors.js';
+import { type MeasureOptions, type Measurement, type TaskSpec, consume, measureInterleaved, timed } from '../measure.js';
 import type { Row, Suite, SuiteContext } from '../suite.js';
 
 /** 1 KiB … 256 MiB in steps of 4. */
@@ -29,7 +29,7 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 async function sizeRows(ctx: SuiteContext, bench: BenchConnector, session: BenchSession, store: Store, data: Uint8Array): Promise<Row[]> {
   const bytes = data.byteLength;
-  const { raw } = session;
+  const raws = baselinesOf(session);
   const label = `${bench.name} ${formatSize(bytes)}`;
   const budget = ctx.budgetFor(bytes);
   // put and evict pay an untimed hook per call (the evict after a put, the put before an evict) that
@@ -39,89 +39,78 @@ async function sizeRows(ctx: SuiteContext, bench: BenchConnector, session: Bench
   // thousands of untimed hooks first.
   const hooked = { ...budget, warmupTime: 0, wallLimit: Math.min(budget.wallLimit ?? hookCap, hookCap) };
 
-  // Check once, outside the clock, that both paths give back the bytes that went in.
+  // Check once, outside the clock, that every path gives back the bytes that went in.
   const key = await store.put(data);
-  await raw.put('get', data);
   const viaStore = await store.get<Uint8Array>(key);
   if (!(viaStore instanceof Uint8Array) || !sameBytes(viaStore, data)) throw new Error(`${label}: store.get returned other bytes`);
-  if (!sameBytes(await raw.get('get'), data)) throw new Error(`${label}: the raw get returned other bytes`);
-  if (!(await store.exists(key)) || !(await raw.exists('get'))) throw new Error(`${label}: exists is false after put`);
+  if (!(await store.exists(key))) throw new Error(`${label}: exists is false after put`);
+  for (const raw of raws) {
+    const which = raw.label === undefined ? 'the raw' : `the raw ${raw.label}`;
+    await raw.put('get', data);
+    if (!sameBytes(await raw.get('get'), data)) throw new Error(`${label}: ${which} get returned other bytes`);
+    if (!(await raw.exists('get'))) throw new Error(`${label}: ${which} exists is false after put`);
+  }
 
   const rows: Row[] = [];
-  const row = (op: (typeof OPS)[number], subject: string, stats: [Measurement, Measurement]): void => {
-    rows.push({
-      suite: 'ops',
-      case: op,
-      connector: bench.name,
-      bytes,
-      subject: { name: subject, stats: stats[0] },
-      baseline: { name: raw.names[op], stats: stats[1] },
+  // One measurement per op: the subject and every baseline interleaved (AB…BA); a row per baseline.
+  const measure = async (op: (typeof OPS)[number], subject: TaskSpec, baselines: TaskSpec[], options: MeasureOptions): Promise<void> => {
+    const [mine, ...theirs] = await measureInterleaved([subject, ...baselines], options);
+    raws.forEach((raw, i) => {
+      rows.push({
+        suite: 'ops',
+        case: op,
+        connector: bench.name,
+        bytes,
+        ...(raw.label === undefined ? {} : { params: { baseline: raw.label } }),
+        subject: { name: subject.name, stats: mine as Measurement },
+        baseline: { name: raw.names[op], stats: theirs[i] as Measurement },
+      });
     });
   };
 
   // put: every sample writes a new object; the one it made is removed after the clock stops.
   ctx.progress.step(`put ${label}`);
   let putKey: Key | undefined;
-  row(
+  await measure(
     'put',
-    'store.put(bytes)',
-    (await measureInterleaved(
-      [
-        timed('store.put(bytes)', async () => void (putKey = await store.put(data)), {
-          afterEach: async () => putKey !== undefined && (await store.evict(putKey)),
-        }),
-        timed(raw.names.put, () => raw.put('put', data), { afterEach: () => raw.evict('put') }),
-      ],
-      hooked,
-    )) as [Measurement, Measurement],
+    timed('store.put(bytes)', async () => void (putKey = await store.put(data)), {
+      afterEach: async () => putKey !== undefined && (await store.evict(putKey)),
+    }),
+    raws.map((raw) => timed(raw.names.put, () => raw.put('put', data), { afterEach: () => raw.evict('put') })),
+    hooked,
   );
 
   ctx.progress.step(`get ${label}`);
-  row(
+  await measure(
     'get',
-    'store.get(key)',
-    (await measureInterleaved(
-      [
-        timed('store.get(key)', async () => consume((await store.get<Uint8Array>(key))?.byteLength)),
-        timed(raw.names.get, async () => consume((await raw.get('get')).byteLength)),
-      ],
-      budget,
-    )) as [Measurement, Measurement],
+    timed('store.get(key)', async () => consume((await store.get<Uint8Array>(key))?.byteLength)),
+    raws.map((raw) => timed(raw.names.get, async () => consume((await raw.get('get')).byteLength))),
+    budget,
   );
 
   ctx.progress.step(`exists ${label}`);
-  row(
+  await measure(
     'exists',
-    'store.exists(key)',
-    (await measureInterleaved(
-      [
-        timed('store.exists(key)', async () => consume(await store.exists(key))),
-        timed(raw.names.exists, async () => consume(await raw.exists('get'))),
-      ],
-      // exists does not touch the payload: the small-operation budget at every size.
-      ctx.budget,
-    )) as [Measurement, Measurement],
+    timed('store.exists(key)', async () => consume(await store.exists(key))),
+    raws.map((raw) => timed(raw.names.exists, async () => consume(await raw.exists('get')))),
+    // exists does not touch the payload: the small-operation budget at every size.
+    ctx.budget,
   );
 
   // evict: every sample removes an object put before the clock started.
   ctx.progress.step(`evict ${label}`);
   let evictKey: Key | undefined;
-  row(
+  await measure(
     'evict',
-    'store.evict(key)',
-    (await measureInterleaved(
-      [
-        timed('store.evict(key)', async () => evictKey !== undefined && (await store.evict(evictKey)), {
-          beforeEach: async () => void (evictKey = await store.put(data)),
-        }),
-        timed(raw.names.evict, () => raw.evict('evict'), { beforeEach: () => raw.put('evict', data) }),
-      ],
-      hooked,
-    )) as [Measurement, Measurement],
+    timed('store.evict(key)', async () => evictKey !== undefined && (await store.evict(evictKey)), {
+      beforeEach: async () => void (evictKey = await store.put(data)),
+    }),
+    raws.map((raw) => timed(raw.names.evict, () => raw.evict('evict'), { beforeEach: () => raw.put('evict', data) })),
+    hooked,
   );
 
   await store.evict(key);
-  await raw.evict('get');
+  for (const raw of raws) await raw.evict('get');
   if (await store.exists(key)) throw new Error(`${label}: the object still exists after evict`);
   return rows;
 }
@@ -140,7 +129,7 @@ export const opsSuite: Suite = {
         for (const size of sizes) rows.push(...(await sizeRows(ctx, bench, session, store, payload(size))));
       } finally {
         await store.close({ clear: true });
-        await session.raw.close();
+        for (const raw of baselinesOf(session)) await raw.close();
         await session.close();
       }
     }
