@@ -1,6 +1,9 @@
 // Endpoint processes for this package's tests: started before a file's tests and stopped after, whatever
 // happened. The launcher itself is `@proxystore/endpoint/testing`, which the benchmark suite uses too.
 import { randomFillSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { EndpointProcess, freePort, type EndpointProcessOptions } from '@proxystore/endpoint/testing';
 
@@ -21,13 +24,23 @@ export function same(a: Uint8Array | undefined, b: Uint8Array | undefined): bool
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
-/** Processes that the file's afterAll stops (also those a test starts by itself). */
-export function useProcesses(): { start(options?: EndpointProcessOptions): Promise<EndpointProcess> } {
+/** Processes (and temp dirs) that the file's afterAll removes, also those a test starts by itself. */
+export function useProcesses(): {
+  start(options?: EndpointProcessOptions): Promise<EndpointProcess>;
+  tempDir(): string;
+} {
   const started: EndpointProcess[] = [];
+  const dirs: string[] = [];
   afterAll(async () => {
     await Promise.all(started.map((p) => p.stop()));
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
   return {
+    tempDir() {
+      const d = mkdtempSync(join(tmpdir(), 'proxystore-endpoint-test-'));
+      dirs.push(d);
+      return d;
+    },
     async start(options = {}) {
       const p = await EndpointProcess.start(options);
       started.push(p);
