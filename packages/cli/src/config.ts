@@ -148,7 +148,7 @@ export function requireConfig(paths: EndpointPaths): EndpointConfig {
   if (config === undefined) {
     throw new CliError(
       'CLI_NOT_CONFIGURED',
-      `no endpoint named ${JSON.stringify(paths.name)}; create it with \`proxystore endpoint configure ${paths.name}\``,
+      `no endpoint named ${paths.name}; create it with \`proxystore endpoint configure ${paths.name}\``,
     );
   }
   return config;
