@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { makeTestCertificates, opensslUnavailable } from '@proxystore/endpoint/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 // A zombie (exited, not yet reaped: the daemons' parent is gone) counts as stopped.
 import { isAlive } from '../src/daemon.js';
@@ -168,6 +169,22 @@ describe('proxystore endpoint: the whole life of an endpoint', () => {
     const stderr = fails(home, ['endpoint', 'test', 'ep1', 'get', key]);
     expect(stderr).toMatch(/^proxystore: /);
     expect(stderr).toMatch(/token|auth|UNAUTHENTICATED/i);
+  });
+
+  it.skipIf(opensslUnavailable() !== null)('over TLS with client certificates, `test` trusts the CA and presents the endpoint\'s certificate', () => {
+    const home = newHome();
+    const certs = makeTestCertificates();
+    try {
+      ok(home, ['endpoint', 'configure', 'tls1', '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--tls-ca', certs.caFile, '--require-client-cert']);
+      const config = JSON.parse(readFileSync(join(home, 'endpoints', 'tls1', 'endpoint.json'), 'utf8')) as { tls: unknown };
+      expect(config.tls).toEqual({ certFile: certs.certFile, keyFile: certs.keyFile, caFile: certs.caFile, requireClientCert: true });
+      startDetached(home, 'tls1');
+      const key = ok(home, ['endpoint', 'test', 'tls1', 'put', 'over tls']).trim();
+      expect(ok(home, ['endpoint', 'test', 'tls1', 'get', key])).toBe('over tls\n');
+      ok(home, ['endpoint', 'stop', 'tls1']);
+    } finally {
+      certs.remove();
+    }
   });
 });
 
