@@ -6,7 +6,7 @@ export const MiB = 1024 * KiB;
 export const GiB = 1024 * MiB;
 
 /** Every suite, in run order. `--suite` picks a subset; the default run is all of them. */
-export const SUITE_NAMES = ['ops', 'proxy', 'task-rtt', 'memory', 'serialize'] as const;
+export const SUITE_NAMES = ['ops', 'proxy', 'task-rtt', 'memory', 'serialize', 'endpoint-qps'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 /** The default message limit of the task-rtt broker, as a serverless task service has (10 MB). */

@@ -12,6 +12,7 @@ import { renderPlots } from './plots.js';
 import { ProgressReporter, type ProgressSink } from './progress.js';
 import { type ReportJson, formatReport, parseReportJson, reportJson, stringifyReport } from './report.js';
 import type { Row, Skipped, Suite, SuiteContext } from './suite.js';
+import { endpointQpsSuite } from './suites/endpoint-qps.js';
 import { memorySuite } from './suites/memory.js';
 import { opsSuite } from './suites/ops.js';
 import { proxySuite } from './suites/proxy.js';
@@ -19,7 +20,7 @@ import { serializeSuite } from './suites/serialize.js';
 import { taskRttSuite } from './suites/task-rtt.js';
 
 /** Every suite, in run order (the order of SUITE_NAMES). */
-export const SUITES: readonly Suite[] = [opsSuite, proxySuite, taskRttSuite, memorySuite, serializeSuite];
+export const SUITES: readonly Suite[] = [opsSuite, proxySuite, taskRttSuite, memorySuite, serializeSuite, endpointQpsSuite];
 
 /**
  * Budgets sized for a 2-core machine: the default run takes minutes, --quick well under two. Payloads
