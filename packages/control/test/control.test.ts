@@ -136,6 +136,14 @@ describe('control plane: put and get stream in chunks', () => {
     expect(await c.get({ id })).toEqual(frames);
   });
 
+  it('round-trips an object of no frames at all', async () => {
+    const { address } = await start();
+    const c = client(address);
+    const { id, size } = await c.put([]);
+    expect(size).toBe(0);
+    expect(await c.get({ id })).toEqual([]);
+  });
+
   it('stores under the id the client asks for', async () => {
     const { address, objects } = await start();
     const c = client(address);
