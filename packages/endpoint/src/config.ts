@@ -14,8 +14,8 @@ export interface EndpointTlsConfig {
   /** CA certificate(s) that sign peers' certificates, and clients' when `requireClientCert`. */
   caFile?: string;
   /**
-   * Refuse clients without a certificate signed by `caFile` (mutual TLS). Default: true when `caFile` is
-   * given. When true, the endpoint also presents its own certificate and key to its peers.
+   * Refuse clients without a certificate signed by `caFile` (mutual TLS). Default false: `caFile` alone
+   * only verifies peers. When true, the endpoint also presents its own certificate and key to its peers.
    */
   requireClientCert?: boolean;
 }

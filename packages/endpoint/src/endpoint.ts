@@ -95,8 +95,8 @@ export class Endpoint implements LocalEndpoint {
       const cert = readConfigFile(config.tls.certFile, 'tls.certFile');
       const key = readConfigFile(config.tls.keyFile, 'tls.keyFile');
       const ca = config.tls.caFile === undefined ? undefined : readConfigFile(config.tls.caFile, 'tls.caFile');
-      // As the control server's default and docs/endpoints.md: a CA means mutual TLS unless told otherwise.
-      const requireClientCert = config.tls.requireClientCert ?? ca !== undefined;
+      // Opt-in (the CLI's --require-client-cert): a CA alone only verifies peers.
+      const requireClientCert = config.tls.requireClientCert ?? false;
       serverTls = { cert, key, requireClientCert, ...(ca === undefined ? {} : { ca }) };
       clientTls = { ...(ca === undefined ? {} : { ca }), ...(requireClientCert ? { cert, key } : {}) };
     }

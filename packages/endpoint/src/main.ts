@@ -23,9 +23,9 @@ Runs one ProxyStore endpoint until SIGTERM or SIGINT. Options override the confi
   --memory-limit <bytes>        bytes of objects in memory (default 1 GiB)
   --max-object-size <bytes>     largest object accepted (default 1 GiB)
   --token-file <file>           bearer token file
-  --tls-cert <file> --tls-key <file> [--tls-ca <file>]
-                                TLS; with --tls-ca, clients and peers must present a certificate
-                                signed by it, unless --optional-client-cert
+  --tls-cert <file> --tls-key <file> [--tls-ca <file>] [--require-client-cert]
+                                TLS; --tls-ca verifies peers, and with --require-client-cert
+                                clients and peers must present a certificate signed by it
   --max-concurrent-streams <n>  HTTP/2 streams per client connection (default 100)
   --chunk-size <bytes>          bytes per get chunk
 `;
@@ -61,7 +61,7 @@ function configFromArgs(argv: string[]): EndpointConfig | null {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
-      'optional-client-cert': { type: 'boolean' },
+      'require-client-cert': { type: 'boolean' },
       'max-concurrent-streams': { type: 'string' },
       'chunk-size': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -96,7 +96,7 @@ function configFromArgs(argv: string[]): EndpointConfig | null {
   if (values['tls-cert'] !== undefined || values['tls-key'] !== undefined) {
     const tls: Record<string, unknown> = { certFile: values['tls-cert'], keyFile: values['tls-key'] };
     if (values['tls-ca'] !== undefined) tls.caFile = values['tls-ca'];
-    if (values['optional-client-cert'] === true) tls.requireClientCert = false;
+    if (values['require-client-cert'] === true) tls.requireClientCert = true;
     base.tls = tls;
   }
   set('maxConcurrentStreams', integer(values['max-concurrent-streams'], '--max-concurrent-streams'));

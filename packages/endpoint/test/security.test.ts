@@ -101,9 +101,7 @@ describe.skipIf(opensslUnavailable() !== null)('TLS', () => {
     const tls = { certFile: certs.certFile, keyFile: certs.keyFile, caFile: certs.caFile, requireClientCert: true };
     const [pa, pb] = [await freePort(), await freePort()];
     const a = await processes.start({ port: pa, tls, token: TOKEN, peers: [`127.0.0.1:${pb}`] });
-    // B leaves requireClientCert out: a CA means mutual TLS by default.
-    const { requireClientCert: _, ...byDefault } = tls;
-    const b = await processes.start({ port: pb, tls: byDefault, token: TOKEN, peers: [`127.0.0.1:${pa}`] });
+    const b = await processes.start({ port: pb, tls, token: TOKEN, peers: [`127.0.0.1:${pa}`] });
 
     const anonymous = connect({ address: a.address, token: TOKEN, tls: { caFile: certs.caFile }, timeoutMs: 5000 });
     const refused = await anonymous.put([pattern(10)]).catch((e: unknown) => e);
