@@ -36,7 +36,9 @@ export class PeerTable {
   readonly #clientOptions: ControlClientOptions;
   readonly #byId = new Map<string, PeerInfoData>();
   readonly #clients = new Map<string, ControlClient>();
-  /** Static peer addresses whose id is not known yet. */
+  /** Static peer addresses. */
+  readonly #static: readonly string[];
+  /** Those that have not answered yet. */
   readonly #unidentified: Set<string>;
   readonly #directory: string | undefined;
   #discovering: Promise<void> | null = null;
@@ -46,7 +48,8 @@ export class PeerTable {
   constructor(options: PeerTableOptions) {
     this.#self = options.self;
     this.#clientOptions = options.client;
-    this.#unidentified = new Set(options.peers.filter((a) => a !== options.self.address));
+    this.#static = options.peers.filter((a) => a !== options.self.address);
+    this.#unidentified = new Set(this.#static);
     this.#directory = options.directory;
   }
 
@@ -100,7 +103,10 @@ export class PeerTable {
     );
   }
 
-  /** Asks unidentified static peers who they are and the directory whom it knows; one round at a time. */
+  /**
+   * Asks every static peer who it is (one restarted without a storageDir has a new id) and the directory
+   * whom it knows; one round at a time, however many lookups wait on it.
+   */
   discover(): Promise<void> {
     this.#discovering ??= this.#discoverOnce().finally(() => {
       this.#discovering = null;
@@ -110,7 +116,7 @@ export class PeerTable {
 
   async #discoverOnce(): Promise<void> {
     if (this.#closed) return;
-    const rounds: Promise<void>[] = [...this.#unidentified].map(async (address) => {
+    const rounds: Promise<void>[] = this.#static.map(async (address) => {
       try {
         const identity = await this.client(address).identity({ timeoutMs: DISCOVERY_TIMEOUT_MS });
         this.#unidentified.delete(address);
