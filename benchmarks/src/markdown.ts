@@ -31,7 +31,8 @@ function code(text: string): string {
 }
 
 /** Columns of numbers, aligned right so digits line up. */
-const NUMERIC = /^(size|median|p99|GB\/s|ratio|by value|proxy|store objects left|raw .*|.* median|.* ratio( \(.*\))?|by proxy .*|speedup .*)$/;
+const NUMERIC =
+  /^(size|median|p99|p50|GB\/s|ratio|by value|proxy|store objects left|clients|chunk|ops\/s|rate ratio|raw .*|.* median|.* ratio( \(.*\))?|.* GB\/s|by proxy .*|speedup .*)$/;
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const line = (cells: readonly string[]): string => `| ${cells.map(escapeCell).join(' | ')} |`;
@@ -152,6 +153,14 @@ const ABOUT: Record<string, string> = {
     '@proxystore/serialize next to node:v8 on the same value: serialize, deserialize, the round trip, and the round trip ' +
     'through the contiguous encoding a one-blob connector stores. ratio = ProxyStore median / v8 median. Ratios far ' +
     'below 1× are zero-copy paths (typed arrays go out of band as views), where GB/s is not a bandwidth.',
+  'endpoint-qps':
+    'The request rate one endpoint sustains, against the number of clients and the payload size, as the reference system ' +
+    'evaluates its endpoints (SC23). Each client is its own EndpointConnector (its own gRPC channel) calling one op in a ' +
+    'closed loop (one call in flight per client) for a fixed wall time per cell; the clients are spread over two client ' +
+    'processes. The same cells run against a raw grpc-js server process (Buffer passthrough, a Map, the same chunk size), ' +
+    'interleaved. ops/s is the aggregate over all clients; rate ratio = raw ops/s / endpoint ops/s (1× = as fast as raw ' +
+    'grpc-js, higher is slower); p50 and p99 are per call. Then the chunk-size sweep: put and get through one endpoint ' +
+    'whose chunk size (endpoint and client) is each candidate, next to the raw grpc-js stream at the same chunk size.',
 };
 
 const GENERIC_ABOUT = 'ratio = subject median / baseline median.';
@@ -342,12 +351,143 @@ function memorySection(rows: readonly RowJson[]): string[] {
   return [...table(header, body), ''];
 }
 
+function param(r: RowJson, name: string): number | undefined {
+  const v = r.params?.[name];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** 12 345 ops/s, 1.23 ops/s: whole numbers from 100 up. */
+export function formatOpsRate(rate: number | undefined): string {
+  if (rate === undefined) return NONE;
+  return rate >= 100 ? Math.round(rate).toLocaleString('en-US') : rate.toPrecision(3);
+}
+
+function qpsSection(report: ReportJson, rows: readonly RowJson[]): string[] {
+  const out: string[] = [];
+  const cells = rows.filter((r) => param(r, 'clients') !== undefined);
+  const first = cells[0];
+  if (first !== undefined) {
+    const processes = param(first, 'clientProcesses');
+    const cellMs = param(first, 'cellMs');
+    out.push(
+      `Setup: ${processes ?? '?'} client processes, ${cellMs === undefined ? '' : `${formatValue(cellMs, 'ms')} per cell, `}` +
+        `on ${report.machine.cpus} cores shared by the endpoint (or the raw server) and the client processes: ` +
+        'with more clients than cores, the rate measures how the server and clients share the CPU as much as the transport.',
+      '',
+    );
+  }
+  for (const op of opOrder(cells)) {
+    const mine = cells
+      .filter((r) => r.case === op)
+      .sort((a, b) => (a.bytes ?? 0) - (b.bytes ?? 0) || (param(a, 'clients') ?? 0) - (param(b, 'clients') ?? 0));
+    const moves = mine.some((r) => param(r, 'aggregateGBps') !== undefined);
+    out.push(`### ${op.toUpperCase()}`, '');
+    const r0 = mine[0];
+    if (r0 !== undefined) out.push(`${code(r0.subject.name)} vs ${r0.baseline === undefined ? 'no baseline' : code(r0.baseline.name)}`, '');
+    const header = [
+      'size',
+      'clients',
+      'ops/s',
+      'raw ops/s',
+      'rate ratio',
+      ...(moves ? ['GB/s', 'raw GB/s'] : []),
+      'p50',
+      'p99',
+      'raw p50',
+      'raw p99',
+    ];
+    const body = mine.map((r) => [
+      sizeOf(r),
+      String(param(r, 'clients') ?? NONE),
+      formatOpsRate(param(r, 'opsPerSec')),
+      formatOpsRate(param(r, 'baselineOpsPerSec')),
+      formatRatio(param(r, 'rateRatio') ?? null),
+      ...(moves ? [formatRate(param(r, 'aggregateGBps')) || NONE, formatRate(param(r, 'baselineAggregateGBps')) || NONE] : []),
+      median(r.subject),
+      formatValue(r.subject.p99, r.subject.unit),
+      median(r.baseline),
+      r.baseline === undefined ? NONE : formatValue(r.baseline.p99, r.baseline.unit),
+    ]);
+    out.push(...table(header, body), '');
+  }
+  out.push(...chunkSweepSection(rows));
+  return out;
+}
+
+/**
+ * The chunk-size sweep: per payload, put and get bandwidth at each chunk size, the best marked; the line
+ * under it names the chunk size with the most put + get bandwidth at each payload size.
+ */
+function chunkSweepSection(rows: readonly RowJson[]): string[] {
+  const sweep = rows.filter((r) => param(r, 'chunkSize') !== undefined);
+  if (sweep.length === 0) return [];
+  const sizes = unique(sweep.map((r) => r.bytes ?? -1)).sort((a, b) => a - b);
+  const chunks = unique(sweep.map((r) => param(r, 'chunkSize') as number)).sort((a, b) => a - b);
+  const at = (op: string, bytes: number, chunk: number): RowJson | undefined =>
+    sweep.find((r) => r.case === `chunk ${op}` && (r.bytes ?? -1) === bytes && param(r, 'chunkSize') === chunk);
+  // Per payload, the chunk size whose put + get take the least time at the median (the most bandwidth both ways).
+  const best = new Map<number, number>();
+  for (const bytes of sizes) {
+    let bestChunk: number | undefined;
+    let bestTime = Number.POSITIVE_INFINITY;
+    for (const chunk of chunks) {
+      const put = at('put', bytes, chunk)?.subject.median;
+      const get = at('get', bytes, chunk)?.subject.median;
+      if (put === undefined || get === undefined) continue;
+      if (put + get < bestTime) {
+        bestTime = put + get;
+        bestChunk = chunk;
+      }
+    }
+    if (bestChunk !== undefined) best.set(bytes, bestChunk);
+  }
+  const bold = (text: string, yes: boolean): string => (yes ? `**${text}**` : text);
+  const body = sizes.flatMap((bytes) =>
+    chunks.map((chunk) => {
+      const put = at('put', bytes, chunk);
+      const get = at('get', bytes, chunk);
+      const mark = best.get(bytes) === chunk;
+      return [
+        formatSize(bytes),
+        bold(formatSize(chunk), mark),
+        bold(formatRate(put?.subject.gbPerSec) || NONE, mark),
+        bold(formatRate(get?.subject.gbPerSec) || NONE, mark),
+        median(put?.subject),
+        median(get?.subject),
+        formatRate(put?.baseline?.gbPerSec) || NONE,
+        formatRate(get?.baseline?.gbPerSec) || NONE,
+        formatRatio(put?.ratio ?? null),
+        formatRatio(get?.ratio ?? null),
+      ];
+    }),
+  );
+  const verdict = sizes
+    .filter((bytes) => best.has(bytes))
+    .map((bytes) => `${formatSize(best.get(bytes) as number)} at ${formatSize(bytes)}`);
+  return [
+    '### Chunk size',
+    '',
+    'Put and get through one endpoint (`store.put` / `store.get`, one client) with the endpoint and the client set to ' +
+      'each chunk size, next to the raw grpc-js stream at the same chunk size. GB/s at the median; **bold**: the chunk ' +
+      'size with the least put + get time at that payload size.',
+    '',
+    ...table(
+      ['size', 'chunk', 'put GB/s', 'get GB/s', 'put median', 'get median', 'raw put GB/s', 'raw get GB/s', 'put ratio', 'get ratio'],
+      body,
+    ),
+    '',
+    `Fastest chunk size (put + get): ${verdict.join('; ')}.`,
+    '',
+  ];
+}
+
 function suiteSection(report: ReportJson, suite: string, plots: readonly Plot[], imageDir: string): string[] {
   const rows = report.rows.filter((r) => r.suite === suite);
   const out = [`## ${suite}`, '', ABOUT[suite] ?? GENERIC_ABOUT, ''];
   if (suite === 'ops') out.push(...opsSection(rows));
   else if (suite === 'task-rtt') out.push(...taskRttSection(report, rows));
   else if (suite === 'memory') out.push(...memorySection(rows));
+  else if (suite === 'endpoint-qps') out.push(...qpsSection(report, rows));
   else out.push(...comparisonTable(rows));
   for (const plot of plots) out.push(imageLink(plot, imageDir), '');
   return out;

@@ -586,6 +586,143 @@ export function memorySpec(report: ReportJson): TopLevelSpec | null {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// endpoint-qps
+
+export const ENDPOINT_SERIES = 'endpoint';
+export const RAW_GRPC_SERIES = 'raw grpc-js';
+
+export interface RatePoint {
+  op: string;
+  payload: string;
+  series: string;
+  clients: number;
+  rate: number;
+}
+
+function numberParam(r: RowJson, name: string): number | undefined {
+  const v = r.params?.[name];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** Aggregate ops/s of the endpoint and of the raw grpc-js server, per op, payload and client count. */
+export function qpsRatePoints(report: ReportJson): RatePoint[] {
+  const rows = report.rows
+    .filter((r) => r.suite === 'endpoint-qps' && numberParam(r, 'clients') !== undefined)
+    .sort((a, b) => (a.bytes ?? 0) - (b.bytes ?? 0));
+  return rows.flatMap((r) => {
+    const base = { op: r.case.toUpperCase(), payload: r.bytes === undefined ? 'n/a' : formatSize(r.bytes), clients: numberParam(r, 'clients') as number };
+    const mine = numberParam(r, 'opsPerSec');
+    const theirs = numberParam(r, 'baselineOpsPerSec');
+    return [
+      ...(mine !== undefined && mine > 0 ? [{ ...base, series: ENDPOINT_SERIES, rate: mine }] : []),
+      ...(theirs !== undefined && theirs > 0 ? [{ ...base, series: RAW_GRPC_SERIES, rate: theirs }] : []),
+    ];
+  });
+}
+
+/** Request rate against the number of clients, a panel per op, a colour per payload; dashed: raw grpc-js. */
+export function qpsRateSpec(report: ReportJson): TopLevelSpec | null {
+  const points = qpsRatePoints(report);
+  if (points.length === 0) return null;
+  const ops = unique(points.map((p) => p.op));
+  const order = ['GET', 'PUT', 'EXISTS', 'EVICT'];
+  const sorted = [...order.filter((o) => ops.includes(o)), ...ops.filter((o) => !order.includes(o))];
+  const clients = unique(points.map((p) => p.clients)).sort((a, b) => a - b);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: title('endpoint-qps: request rate vs clients', [
+      'aggregate ops/s of one endpoint (solid) and of a raw grpc-js server (dashed) on the same machine;',
+      'each client its own channel, one call in flight, spread over two client processes',
+    ]),
+    data: { values: points.map((p) => ({ ...p })) },
+    facet: { field: 'op', type: 'nominal', title: null, sort: sorted },
+    columns: Math.min(2, sorted.length),
+    spec: {
+      width: sorted.length === 1 ? PLOT_WIDTH : CELL_WIDTH,
+      height: CELL_HEIGHT,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: {
+          field: 'clients',
+          type: 'quantitative',
+          title: 'clients (log scale)',
+          scale: { type: 'log', base: 2, nice: false },
+          axis: { values: clients, format: 'd', labelAngle: 0 },
+        },
+        y: logY('rate', points.map((p) => p.rate), 'ops/s (log scale)'),
+        color: { field: 'payload', type: 'nominal', title: 'payload', scale: { domain: unique(points.map((p) => p.payload)) }, legend: LINE_LEGEND },
+        strokeDash: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: { domain: [ENDPOINT_SERIES, RAW_GRPC_SERIES], range: [SOLID, DASHED] },
+          legend: { ...LINE_LEGEND, symbolStrokeColor: '#444' },
+        },
+      },
+    },
+    config: CONFIG,
+  };
+}
+
+export interface ChunkPoint {
+  op: string;
+  payload: string;
+  series: string;
+  chunk: number;
+  gbps: number;
+}
+
+export function chunkPoints(report: ReportJson): ChunkPoint[] {
+  const rows = report.rows
+    .filter((r) => r.suite === 'endpoint-qps' && numberParam(r, 'chunkSize') !== undefined)
+    .sort((a, b) => (a.bytes ?? 0) - (b.bytes ?? 0));
+  return rows.flatMap((r) => {
+    const base = { op: r.case.replace(/^chunk /, ''), payload: r.bytes === undefined ? 'n/a' : formatSize(r.bytes), chunk: numberParam(r, 'chunkSize') as number };
+    const mine = r.subject.gbPerSec;
+    const theirs = r.baseline?.gbPerSec;
+    return [
+      ...(mine !== undefined && mine > 0 && Number.isFinite(mine) ? [{ ...base, series: ENDPOINT_SERIES, gbps: mine }] : []),
+      ...(theirs !== undefined && theirs > 0 && Number.isFinite(theirs) ? [{ ...base, series: RAW_GRPC_SERIES, gbps: theirs }] : []),
+    ];
+  });
+}
+
+/** Put and get bandwidth against the chunk size, a colour per payload; dashed: raw grpc-js at the same chunk size. */
+export function chunkSizeSpec(report: ReportJson): TopLevelSpec | null {
+  const points = chunkPoints(report);
+  if (points.length === 0) return null;
+  const chunks = unique(points.map((p) => p.chunk)).sort((a, b) => a - b);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: title('endpoint-qps: bandwidth vs chunk size', [
+      'GB/s at the median of one put or get, endpoint and client set to the chunk size;',
+      'solid: the endpoint; dashed: raw grpc-js at the same chunk size',
+    ]),
+    data: { values: points.map((p) => ({ ...p })) },
+    facet: { field: 'op', type: 'nominal', title: null, sort: ['put', 'get'] },
+    columns: 2,
+    spec: {
+      width: CELL_WIDTH,
+      height: CELL_HEIGHT,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: sizeX('chunk', chunks, 'chunk size (log scale)'),
+        y: logY('gbps', points.map((p) => p.gbps), 'GB/s (log scale)'),
+        color: { field: 'payload', type: 'nominal', title: 'payload', scale: { domain: unique(points.map((p) => p.payload)) }, legend: LINE_LEGEND },
+        strokeDash: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: { domain: [ENDPOINT_SERIES, RAW_GRPC_SERIES], range: [SOLID, DASHED] },
+          legend: { ...LINE_LEGEND, symbolStrokeColor: '#444' },
+        },
+      },
+    },
+    config: CONFIG,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Rendering
 
 // Helvetica's advance widths (1/1000 em) for ASCII 32..126; anything else counts as 600.
@@ -646,6 +783,8 @@ const PLOTS: readonly PlotDef[] = [
   { file: 'task-rtt-speedup.svg', title: 'task-rtt: speedup of passing a proxy', suite: 'task-rtt', spec: taskSpeedupSpec },
   { file: 'memory.svg', title: 'memory: peak RSS by value and by proxy', suite: 'memory', spec: memorySpec },
   { file: 'serialize.svg', title: 'serialize: ratio to node:v8', suite: 'serialize', spec: serializeSpec },
+  { file: 'endpoint-qps-rate.svg', title: 'endpoint-qps: request rate vs clients', suite: 'endpoint-qps', spec: qpsRateSpec },
+  { file: 'endpoint-qps-chunks.svg', title: 'endpoint-qps: bandwidth vs chunk size', suite: 'endpoint-qps', spec: chunkSizeSpec },
 ];
 
 /**

@@ -5,7 +5,7 @@
 // give the ratio. Then a chunk-size sweep: put and get through one endpoint whose chunk size (endpoint and
 // client alike) is each candidate, next to the raw grpc-js stream at the same chunk size.
 import { type ChildProcess } from 'node:child_process';
-import { Store } from '@proxystore/core';
+import { type Key, Store } from '@proxystore/core';
 import { EndpointConnector } from '@proxystore/endpoint';
 import { EndpointProcess } from '@proxystore/endpoint/testing';
 import { DEFAULT_CHUNK_SIZE } from '@proxystore/control';
@@ -227,86 +227,128 @@ async function rateRows(ctx: SuiteContext, plan: QpsPlan): Promise<Row[]> {
   return rows;
 }
 
-/** Put and get through an endpoint set to `chunkSize`, next to the raw grpc-js stream at the same chunk size. */
-async function chunkRows(ctx: SuiteContext, plan: QpsPlan, chunkSize: number): Promise<Row[]> {
+/** One candidate of the sweep: an endpoint and a raw grpc-js server set to the chunk size, and their clients. */
+interface ChunkSide {
+  chunkSize: number;
+  store: Store;
+  raw: RawGrpcClient;
+  stop(): Promise<void>;
+}
+
+async function chunkSide(chunkSize: number, token: string): Promise<ChunkSide> {
+  const endpoint = await EndpointProcess.start({ name: `bench-chunks-${chunkSize}`, token, chunkSize, ...ENDPOINT_LIMITS });
+  let server: Awaited<ReturnType<typeof startRawServer>> | undefined;
+  try {
+    server = await startRawServer({ kind: 'grpc', token, chunkSize });
+  } catch (err) {
+    await endpoint.stop();
+    throw err;
+  }
+  const rawServer = server;
+  const raw = new RawGrpcClient(rawServer.address, { token, chunkSize });
+  const store = new Store(`bench-chunks-${chunkSize}`, new EndpointConnector({ address: endpoint.address, token, chunkSize }), {
+    cacheSize: 0,
+  });
+  return {
+    chunkSize,
+    store,
+    raw,
+    async stop() {
+      await store.close({ clear: true }).catch(() => {});
+      raw.close();
+      await rawServer.stop();
+      await endpoint.stop();
+    },
+  };
+}
+
+/**
+ * Put and get through an endpoint set to each chunk size, next to the raw grpc-js stream at the same chunk
+ * size. Every candidate runs at once (an endpoint and a raw server each), and each payload's puts (then
+ * gets) of all candidates are measured interleaved, so a slow spell of a shared machine hits them alike.
+ */
+async function chunkRows(ctx: SuiteContext, plan: QpsPlan): Promise<Row[]> {
+  if (plan.chunkSizes.length === 0) return [];
   const token = benchToken();
   const rows: Row[] = [];
-  const endpoint = await EndpointProcess.start({ name: 'bench-chunks', token, chunkSize, ...ENDPOINT_LIMITS });
+  const sides: ChunkSide[] = [];
   try {
-    const raw = await startRawServer({ kind: 'grpc', token, chunkSize });
-    const client = new RawGrpcClient(raw.address, { token, chunkSize });
-    const store = new Store(`bench-chunks-${chunkSize}`, new EndpointConnector({ address: endpoint.address, token, chunkSize }), {
-      cacheSize: 0,
-    });
-    try {
-      for (const bytes of plan.chunkPayloads) {
-        const data = payload(bytes);
-        const label = `chunk ${formatSize(chunkSize)}, ${formatSize(bytes)}`;
-        const budget: MeasureOptions = { ...ctx.budgetFor(bytes), warmupTime: 0 };
-        const key = await store.put(data);
-        await client.put('get', data);
-        const back = await store.get<Uint8Array>(key);
+    for (const chunkSize of plan.chunkSizes) sides.push(await chunkSide(chunkSize, token));
+    for (const bytes of plan.chunkPayloads) {
+      const data = payload(bytes);
+      const budget: MeasureOptions = { ...ctx.budgetFor(bytes), warmupTime: 0 };
+      const keys: Key[] = [];
+      for (const side of sides) {
+        const label = `chunk ${formatSize(side.chunkSize)}, ${formatSize(bytes)}`;
+        const key = await side.store.put(data);
+        keys.push(key);
+        await side.raw.put('get', data);
+        const back = await side.store.get<Uint8Array>(key);
         if (!(back instanceof Uint8Array) || !sameBytes(back, data)) throw new Error(`${label}: store.get returned other bytes`);
-        if (!sameBytes((await client.get('get')) ?? new Uint8Array(0), data)) throw new Error(`${label}: the raw get returned other bytes`);
-        const row = (op: 'put' | 'get', subject: string, baseline: string, stats: Measurement[]): void =>
-          void rows.push({
+        if (!sameBytes((await side.raw.get('get')) ?? new Uint8Array(0), data)) throw new Error(`${label}: the raw get returned other bytes`);
+      }
+      const push = (op: 'put' | 'get', subject: string, baseline: string, stats: Measurement[]): void => {
+        sides.forEach((side, i) =>
+          rows.push({
             suite: 'endpoint-qps',
             case: `chunk ${op}`,
             connector: 'endpoint',
             bytes,
-            params: { chunkSize },
-            subject: { name: subject, stats: stats[0] as Measurement },
-            baseline: { name: baseline, stats: stats[1] as Measurement },
-          });
+            params: { chunkSize: side.chunkSize },
+            subject: { name: subject, stats: stats[2 * i] as Measurement },
+            baseline: { name: baseline, stats: stats[2 * i + 1] as Measurement },
+          }),
+        );
+      };
 
-        ctx.progress.step(`put, ${label}`);
-        let putKey: Awaited<ReturnType<typeof store.put>> | undefined;
-        row(
-          'put',
-          'store.put(bytes)',
-          'grpc-js client stream put',
-          await measureInterleaved(
-            [
-              timed('store.put(bytes)', async () => void (putKey = await store.put(data)), {
-                afterEach: async () => putKey !== undefined && (await store.evict(putKey)),
+      ctx.progress.step(`put ${formatSize(bytes)} at ${sides.length} chunk sizes`);
+      push(
+        'put',
+        'store.put(bytes)',
+        'grpc-js client stream put',
+        await measureInterleaved(
+          sides.flatMap((side) => {
+            let putKey: Key | undefined;
+            return [
+              timed(`store.put(bytes) @${side.chunkSize}`, async () => void (putKey = await side.store.put(data)), {
+                afterEach: async () => putKey !== undefined && (await side.store.evict(putKey)),
               }),
-              timed('grpc-js client stream put', () => client.put('put', data), { afterEach: () => client.evict('put') }),
-            ],
-            budget,
-          ),
-        );
-        ctx.progress.step(`get, ${label}`);
-        row(
-          'get',
-          'store.get(key)',
-          'grpc-js server stream get',
-          await measureInterleaved(
-            [
-              timed('store.get(key)', async () => consume((await store.get<Uint8Array>(key))?.byteLength)),
-              timed('grpc-js server stream get', async () => consume((await client.get('get'))?.byteLength)),
-            ],
-            budget,
-          ),
-        );
-        await store.evict(key);
-        await client.evict('get');
+              timed(`grpc-js put @${side.chunkSize}`, () => side.raw.put('put', data), { afterEach: () => side.raw.evict('put') }),
+            ];
+          }),
+          budget,
+        ),
+      );
+      ctx.progress.step(`get ${formatSize(bytes)} at ${sides.length} chunk sizes`);
+      push(
+        'get',
+        'store.get(key)',
+        'grpc-js server stream get',
+        await measureInterleaved(
+          sides.flatMap((side, i) => [
+            timed(`store.get(key) @${side.chunkSize}`, async () => consume((await side.store.get<Uint8Array>(keys[i] as Key))?.byteLength)),
+            timed(`grpc-js get @${side.chunkSize}`, async () => consume((await side.raw.get('get'))?.byteLength)),
+          ]),
+          budget,
+        ),
+      );
+      for (const [i, side] of sides.entries()) {
+        await side.store.evict(keys[i] as Key);
+        await side.raw.evict('get');
       }
-    } finally {
-      await store.close({ clear: true });
-      client.close();
-      await raw.stop();
     }
   } finally {
-    await endpoint.stop();
+    for (const side of sides) await side.stop();
   }
   return rows;
 }
 
 /** The rate cells, then the chunk-size sweep, as `plan` says. */
 export async function runEndpointQps(ctx: SuiteContext, plan: QpsPlan): Promise<Row[]> {
-  ctx.progress.plan(plan.clients.length * plan.payloads.length * plan.ops.length + plan.chunkSizes.length * plan.chunkPayloads.length * 2);
+  const sweep = plan.chunkSizes.length === 0 ? 0 : plan.chunkPayloads.length * 2;
+  ctx.progress.plan(plan.clients.length * plan.payloads.length * plan.ops.length + sweep);
   const rows = await rateRows(ctx, plan);
-  for (const chunkSize of plan.chunkSizes) rows.push(...(await chunkRows(ctx, plan, chunkSize)));
+  rows.push(...(await chunkRows(ctx, plan)));
   return rows;
 }
 
