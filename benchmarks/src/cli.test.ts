@@ -63,6 +63,13 @@ describe('proxystore-bench argument parsing', () => {
     expect(config?.connectors).toEqual(['file', 'memory']);
   });
 
+  it('accepts the endpoint-qps suite and the endpoint connectors', async () => {
+    const { config, error } = await parse(['--suite', 'endpoint-qps', '--connector', 'endpoint,endpoint-peer', '--quick']);
+    expect(error).toBeUndefined();
+    expect(config?.suites).toEqual(['endpoint-qps']);
+    expect(config?.connectors).toEqual(['endpoint', 'endpoint-peer']);
+  });
+
   it('parses sizes, repeat, broker limit, workers, json, out and --no-progress', async () => {
     const { config } = await parse([
       '--sizes',
