@@ -49,9 +49,12 @@ function signed(dir: string, name: string, san: string | null): void {
   const args = ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
     '-out', `${name}.pem`];
   if (san !== null) {
-    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
-    args.push('-extfile', `${name}.ext`);
+    // The server certificate also serves as an endpoint's client certificate when it calls its peers.
+    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  } else {
+    writeFileSync(join(dir, `${name}.ext`), 'extendedKeyUsage=clientAuth\n');
   }
+  args.push('-extfile', `${name}.ext`);
   openssl(args, dir);
 }
 

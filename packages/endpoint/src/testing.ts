@@ -1,7 +1,7 @@
 // @proxystore/endpoint/testing: endpoint daemons as child processes (the `proxystore-endpoint` binary on a
 // free loopback port) for this package's tests and the benchmark suite, and throwaway TLS material (a CA,
 // a server certificate for localhost/127.0.0.1 and a client certificate) made with the system openssl.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -148,70 +148,6 @@ export class EndpointProcess {
   }
 }
 
-/** TLS material in a temp dir: PEM file paths. */
-export interface TestCertificates {
-  dir: string;
-  /** The CA that signed both certificates. */
-  caFile: string;
-  /** Server certificate for CN=localhost, SAN DNS:localhost and IP:127.0.0.1. */
-  certFile: string;
-  keyFile: string;
-  /** Client certificate (CN=proxystore-client), signed by the same CA. */
-  clientCertFile: string;
-  clientKeyFile: string;
-  /** A second CA, unrelated: what a client that trusts the wrong CA holds. */
-  otherCaFile: string;
-  /** Removes the directory. */
-  remove(): void;
-}
-
-/** null when the openssl CLI can be run here, else why not. */
-export function opensslUnavailable(): string | null {
-  const probe = spawnSync('openssl', ['version'], { encoding: 'utf8' });
-  return probe.error !== undefined || probe.status !== 0 ? 'the openssl CLI is not installed' : null;
-}
-
-function openssl(args: string[], cwd: string): void {
-  const run = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
-  if (run.error !== undefined || run.status !== 0) {
-    throw new Error(`openssl ${args[0]} failed: ${run.stderr || run.error?.message}`);
-  }
-}
-
-/** Makes a CA and a server and a client certificate it signs (valid one day), with the system openssl. */
-export function makeTestCertificates(): TestCertificates {
-  const why = opensslUnavailable();
-  if (why !== null) throw new Error(why);
-  const dir = mkdtempSync(join(tmpdir(), 'proxystore-endpoint-tls-'));
-  try {
-    const ca = (name: string, cn: string): void =>
-      openssl(
-        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${cn}`,
-          '-keyout', `${name}-key.pem`, '-out', `${name}.pem`],
-        dir,
-      );
-    ca('ca', 'proxystore-test-ca');
-    ca('other-ca', 'proxystore-other-ca');
-    writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
-    writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-    for (const [name, cn] of [['server', 'localhost'], ['client', 'proxystore-client']] as const) {
-      openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}-key.pem`,
-        '-out', `${name}.csr`], dir);
-      openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial',
-        '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`], dir);
-    }
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    dir,
-    caFile: join(dir, 'ca.pem'),
-    certFile: join(dir, 'server.pem'),
-    keyFile: join(dir, 'server-key.pem'),
-    clientCertFile: join(dir, 'client.pem'),
-    clientKeyFile: join(dir, 'client-key.pem'),
-    otherCaFile: join(dir, 'other-ca.pem'),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
+// Throwaway TLS material (a CA, server and client certificates, an unrelated CA) comes from the control
+// plane's test kit: one implementation for every package's TLS tests.
+export { makeTestCertificates, opensslUnavailable, type TestCertificates } from '@proxystore/control/testing';
