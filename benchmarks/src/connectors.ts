@@ -376,6 +376,13 @@ function cleanups(): { add(fn: () => unknown): void; run(): Promise<void> } {
   };
 }
 
+/** An endpoint process once started, its stop registered (so a failure elsewhere still stops it). */
+async function started(start: Promise<EndpointProcess>, add: (fn: () => unknown) => void): Promise<EndpointProcess> {
+  const endpoint = await start;
+  add(() => endpoint.stop());
+  return endpoint;
+}
+
 /**
  * Both raw servers (grpc-js and TCP) for a session, as baselines. With `relay`, each server gets a relay
  * process in front, and the baseline takes the endpoint-peer path: puts straight to the server (the
@@ -405,13 +412,13 @@ async function rawBaselines(token: string, chunkSize: number, relay: boolean, ad
           },
         };
 
-  const grpcAt = await servers('grpc');
+  // Both kinds start at once: a process start is mostly waiting on module loading.
+  const [grpcAt, tcpAt] = await Promise.all([servers('grpc'), servers('tcp')]);
   const grpcFront = rawGrpcBaseline(new RawGrpcClient(grpcAt.front.address, { token, chunkSize }), via);
   const grpcOwner = relay ? rawGrpcBaseline(new RawGrpcClient(grpcAt.owner.address, { token, chunkSize }), via) : grpcFront;
   const grpc = split(grpcOwner, grpcFront);
   add(() => grpc.close());
 
-  const tcpAt = await servers('tcp');
   const tcpFront = rawTcpBaseline(await RawTcpClient.connect(tcpAt.front.host, tcpAt.front.port, token), via);
   const tcpOwner = relay ? rawTcpBaseline(await RawTcpClient.connect(tcpAt.owner.host, tcpAt.owner.port, token), via) : tcpFront;
   const tcp = split(tcpOwner, tcpFront);
@@ -434,9 +441,10 @@ export const endpointBench: BenchConnector = {
     const chunkSize = DEFAULT_CHUNK_SIZE;
     const done = cleanups();
     try {
-      const endpoint = await EndpointProcess.start({ name: 'bench-endpoint', token, ...ENDPOINT_LIMITS });
-      done.add(() => endpoint.stop());
-      const baselines = await rawBaselines(token, chunkSize, false, done.add);
+      const [endpoint, baselines] = await Promise.all([
+        started(EndpointProcess.start({ name: 'bench-endpoint', token, ...ENDPOINT_LIMITS }), done.add),
+        rawBaselines(token, chunkSize, false, done.add),
+      ]);
       const connector = new EndpointConnector({ address: endpoint.address, token, chunkSize });
       return { connector, raw: baselines[0] as RawBaseline, baselines, close: () => done.run() };
     } catch (err) {
@@ -513,11 +521,12 @@ export const endpointPeerBench: BenchConnector = {
     const chunkSize = DEFAULT_CHUNK_SIZE;
     const done = cleanups();
     try {
-      const owner = await EndpointProcess.start({ name: 'bench-endpoint-b', token, ...ENDPOINT_LIMITS });
-      done.add(() => owner.stop());
-      const hop = await EndpointProcess.start({ name: 'bench-endpoint-a', token, peers: [owner.address], ...ENDPOINT_LIMITS });
-      done.add(() => hop.stop());
-      const baselines = await rawBaselines(token, chunkSize, true, done.add);
+      const startEndpoints = async (): Promise<[EndpointProcess, EndpointProcess]> => {
+        const b = await started(EndpointProcess.start({ name: 'bench-endpoint-b', token, ...ENDPOINT_LIMITS }), done.add);
+        const a = await started(EndpointProcess.start({ name: 'bench-endpoint-a', token, peers: [b.address], ...ENDPOINT_LIMITS }), done.add);
+        return [b, a];
+      };
+      const [[owner, hop], baselines] = await Promise.all([startEndpoints(), rawBaselines(token, chunkSize, true, done.add)]);
       const connector = new PeerHopConnector(
         new EndpointConnector({ address: owner.address, token, chunkSize }),
         new EndpointConnector({ address: hop.address, token, chunkSize }),

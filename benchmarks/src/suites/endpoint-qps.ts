@@ -50,7 +50,7 @@ export function qpsPlan(config: BenchConfig): QpsPlan {
     clients: [...(config.quick ? QPS_QUICK_CLIENTS : QPS_CLIENTS)],
     payloads: sizesFor(config, { full: QPS_PAYLOADS, quick: QPS_QUICK_PAYLOADS }),
     ops: [...CELL_ORDER],
-    cellMs: config.quick ? 250 : 1500,
+    cellMs: config.quick ? 200 : 1500,
     processes: CLIENT_PROCESSES,
     chunkSizes: [...CHUNK_SIZES],
     chunkPayloads: [...(config.quick ? CHUNK_QUICK_PAYLOADS : CHUNK_PAYLOADS)],
@@ -237,14 +237,13 @@ interface ChunkSide {
 
 async function chunkSide(chunkSize: number, token: string): Promise<ChunkSide> {
   const endpoint = await EndpointProcess.start({ name: `bench-chunks-${chunkSize}`, token, chunkSize, ...ENDPOINT_LIMITS });
-  let server: Awaited<ReturnType<typeof startRawServer>> | undefined;
+  let rawServer: Awaited<ReturnType<typeof startRawServer>>;
   try {
-    server = await startRawServer({ kind: 'grpc', token, chunkSize });
+    rawServer = await startRawServer({ kind: 'grpc', token, chunkSize });
   } catch (err) {
     await endpoint.stop();
     throw err;
   }
-  const rawServer = server;
   const raw = new RawGrpcClient(rawServer.address, { token, chunkSize });
   const store = new Store(`bench-chunks-${chunkSize}`, new EndpointConnector({ address: endpoint.address, token, chunkSize }), {
     cacheSize: 0,
@@ -273,7 +272,11 @@ async function chunkRows(ctx: SuiteContext, plan: QpsPlan): Promise<Row[]> {
   const rows: Row[] = [];
   const sides: ChunkSide[] = [];
   try {
-    for (const chunkSize of plan.chunkSizes) sides.push(await chunkSide(chunkSize, token));
+    // Every candidate starts at once; each one that started is stopped whatever happens to the others.
+    const starts = await Promise.allSettled(plan.chunkSizes.map((chunkSize) => chunkSide(chunkSize, token)));
+    for (const s of starts) if (s.status === 'fulfilled') sides.push(s.value);
+    const failed = starts.find((s) => s.status === 'rejected');
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
     for (const bytes of plan.chunkPayloads) {
       const data = payload(bytes);
       const budget: MeasureOptions = { ...ctx.budgetFor(bytes), warmupTime: 0 };
