@@ -120,7 +120,7 @@ export function createProgram(actions: CliActions): Command {
     )
     .option('--sizes <list>', 'payload sizes for every size-swept suite, e.g. 1KiB,1MiB,10MB (default: per suite)', wrap(parseSizes))
     .option('--repeat <n>', 'minimum samples per measurement (default: per suite)', positiveInteger('--repeat'))
-    .option('--quick', 'a smoke run, under 2 minutes: short budgets, each suite\'s quick sizes', false)
+    .option('--quick', 'a smoke run of a few minutes: short budgets, each suite\'s quick sizes', false)
     .option('--json', 'print the JSON results on stdout (the table goes to stderr)', false)
     .option('--out <dir>', 'directory for results.json, report.md and the plots (default: results/<date>-<run>)')
     .option('--no-progress', 'no progress bars: one line per step on stderr (the default when stderr is not a terminal)')

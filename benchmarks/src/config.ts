@@ -14,7 +14,7 @@ export const DEFAULT_BROKER_LIMIT = 10_000_000;
 export const DEFAULT_WORKERS = 2;
 
 export interface BenchConfig {
-  /** A smoke run (under 2 minutes in all): shorter budgets, each suite's quick sizes, fewer repeats. */
+  /** A smoke run (a few minutes in all): shorter budgets, each suite's quick sizes, fewer repeats. */
   quick: boolean;
   /** Payload sizes in bytes for every size-swept suite; undefined means each suite's own default. */
   sizes: number[] | undefined;

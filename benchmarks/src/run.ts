@@ -23,7 +23,7 @@ import { taskRttSuite } from './suites/task-rtt.js';
 export const SUITES: readonly Suite[] = [opsSuite, proxySuite, taskRttSuite, memorySuite, serializeSuite, endpointQpsSuite];
 
 /**
- * Budgets sized for a 2-core machine: the default run takes minutes, --quick well under two. Payloads
+ * Budgets sized for a 2-core machine: the default run takes minutes, --quick about three with every connector. Payloads
  * over 256 KiB take long enough per call that a few samples suffice; their wall-clock cap bounds the
  * cases whose untimed hooks (a put before each evict) cost more than the timed call.
  */

@@ -21,9 +21,9 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-// The quick run takes under two minutes on an idle 2-core machine; under `npm test` it shares the cores
-// with every other test file, hence the generous limit.
-function bench(args: string[], timeout = 480_000) {
+// The quick run takes about three minutes on a 2-core machine with every connector (Redis, endpoints);
+// under `npm test` it shares the cores with every other test file, hence the generous limit.
+function bench(args: string[], timeout = 600_000) {
   return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 });
 }
 
@@ -67,6 +67,18 @@ describe('proxystore-bench', () => {
       expect(readFileSync(join(out, svg), 'utf8')).toMatch(/^<svg[^>]+width="\d+(\.\d+)?"/);
       expect(report).toContain(`(./${svg})`);
     }
+    // Where the endpoint connectors ran, each ops row has its two raw baselines, and endpoint-qps has rate cells
+    // and the chunk-size sweep.
+    for (const connector of ['endpoint', 'endpoint-peer']) {
+      if (fromFile.skipped.some((s) => s.connector === connector)) continue;
+      const labels = new Set(fromFile.rows.filter((r) => r.suite === 'ops' && r.connector === connector).map((r) => r.params?.['baseline']));
+      expect([...labels].sort()).toEqual(['grpc-js', 'tcp']);
+    }
+    const qps = fromFile.rows.filter((r) => r.suite === 'endpoint-qps');
+    expect(qps.some((r) => typeof r.params?.['opsPerSec'] === 'number')).toBe(true);
+    expect(qps.some((r) => typeof r.params?.['chunkSize'] === 'number')).toBe(true);
+    expect(report).toContain('Fastest chunk size (put + get)');
+
     // The console table went to stderr with --json.
     expect(run.stderr).toContain('## ops');
 
@@ -77,7 +89,7 @@ describe('proxystore-bench', () => {
     expect(readFileSync(join(again, 'report.md'), 'utf8')).toBe(report);
     expect(readdirSync(again).filter((f) => f.endsWith('.svg')).sort()).toEqual(svgs.sort());
     expect(existsSync(join(again, 'results.json'))).toBe(false);
-  }, 540_000);
+  }, 660_000);
 
   it('rejects bad arguments with exit code 1 and a message, before running anything', () => {
     const out = tempDir();

@@ -50,7 +50,7 @@ export function qpsPlan(config: BenchConfig): QpsPlan {
     clients: [...(config.quick ? QPS_QUICK_CLIENTS : QPS_CLIENTS)],
     payloads: sizesFor(config, { full: QPS_PAYLOADS, quick: QPS_QUICK_PAYLOADS }),
     ops: [...CELL_ORDER],
-    cellMs: config.quick ? 200 : 1500,
+    cellMs: config.quick ? 150 : 1500,
     processes: CLIENT_PROCESSES,
     chunkSizes: [...CHUNK_SIZES],
     chunkPayloads: [...(config.quick ? CHUNK_QUICK_PAYLOADS : CHUNK_PAYLOADS)],
