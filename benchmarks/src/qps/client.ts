@@ -118,12 +118,14 @@ async function one(client: Client, op: QpsOp, data: Uint8Array): Promise<boolean
 }
 
 async function run(command: Extract<QpsCommand, { type: 'run' }>): Promise<QpsCellResult> {
-  const data = payload(command.op === 'put' ? command.bytes : 0);
+  // Made (or found: prepare made it) before the clock starts; a late start would shorten the cell's wall time.
+  const data = command.op === 'put' ? payload(command.bytes) : new Uint8Array(0);
   const wait = command.startAt - epochMs();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  const beginAt = epochMs();
   const deadline = command.startAt + command.durationMs;
   const latencies: number[] = [];
-  let endAt = epochMs();
+  let endAt = beginAt;
   await Promise.all(
     mine(command.target).map(async (client) => {
       // At least one call each, then until the deadline: a cell is never empty, whatever the payload.
@@ -135,7 +137,7 @@ async function run(command: Extract<QpsCommand, { type: 'run' }>): Promise<QpsCe
       } while (epochMs() < deadline);
     }),
   );
-  return { ops: latencies.length, endAt, latencies };
+  return { ops: latencies.length, beginAt, endAt, latencies };
 }
 
 async function handle(command: QpsCommand): Promise<QpsReply> {

@@ -27,6 +27,8 @@ export type QpsCommand =
 export interface QpsCellResult {
   /** Calls completed, over this process's clients. */
   ops: number;
+  /** Epoch ms when this process's clients started (the agreed instant, or later if it was late). */
+  beginAt: number;
   /** Epoch ms when the last call of this process ended. */
   endAt: number;
   /** Every call's latency, ms. */

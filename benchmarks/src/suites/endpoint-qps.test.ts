@@ -31,11 +31,11 @@ describe('endpoint-qps plan', () => {
     expect(shares(5, 2)).toEqual([3, 2]);
   });
 
-  it('rates a cell over the wall time from the agreed start to the last call, over every process', () => {
-    const cell = combine(1000, [
-      { ops: 30, endAt: 1500, latencies: Array(30).fill(1) },
-      { ops: 20, endAt: 1250, latencies: Array(20).fill(2) },
-      { ops: 0, endAt: 9999, latencies: [] },
+  it('rates a cell over the wall time from the first start to the last call, over every process', () => {
+    const cell = combine([
+      { ops: 30, beginAt: 1000, endAt: 1500, latencies: Array(30).fill(1) },
+      { ops: 20, beginAt: 1010, endAt: 1250, latencies: Array(20).fill(2) },
+      { ops: 0, beginAt: 0, endAt: 9999, latencies: [] },
     ]);
     expect(cell.ops).toBe(50);
     expect(cell.rate).toBe(100);

@@ -124,17 +124,22 @@ export interface CellResult {
   latencies: number[];
 }
 
-/** Combines the processes' results: ops over the wall time from the agreed start to the last call's end. */
-export function combine(startAt: number, results: readonly QpsCellResult[]): CellResult {
+/**
+ * Combines the processes' results: ops over the wall time from the first process's start (the agreed
+ * instant unless every process was late) to the last call's end.
+ */
+export function combine(results: readonly QpsCellResult[]): CellResult {
   const latencies: number[] = [];
   let ops = 0;
+  const working = results.filter((r) => r.ops > 0);
+  const startAt = Math.min(...working.map((r) => r.beginAt));
   let end = startAt;
-  for (const r of results) {
+  for (const r of working) {
     ops += r.ops;
-    if (r.ops > 0) end = Math.max(end, r.endAt);
+    end = Math.max(end, r.endAt);
     for (const l of r.latencies) latencies.push(l);
   }
-  const seconds = (end - startAt) / 1000;
+  const seconds = working.length === 0 ? 0 : (end - startAt) / 1000;
   return { ops, rate: seconds > 0 ? ops / seconds : 0, latencies };
 }
 
@@ -143,7 +148,6 @@ async function cell(processes: readonly ClientProcess[], target: QpsTarget, op: 
   const startAt = epochMs() + 30;
   const replies = await Promise.all(processes.map((p) => p.send({ type: 'run', target, op, bytes, startAt, durationMs: cellMs })));
   return combine(
-    startAt,
     replies.map((r) => {
       if (r.type !== 'result') throw new Error(`endpoint-qps: a client process answered ${r.type} to run`);
       return r.result;
