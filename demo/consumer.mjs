@@ -2,7 +2,7 @@
 // from the store named in the reference, which this process re-creates from the reference's config.
 import { extract, fromReference, getStore } from '@proxystore/core';
 
-process.once('message', ({ id, references }) => {
+process.once('message', ({ id, references, storeName }) => {
   const weights = fromReference(references.weights);
   const run = fromReference(references.run);
 
@@ -18,6 +18,6 @@ process.once('message', ({ id, references }) => {
   const values = extract(weights);
   let sum = 0;
   for (let i = 0; i < length; i += 1) sum += values[i];
-  const dataBytes = getStore('demo')?.metrics?.snapshot().operations.get?.bytes ?? 0;
+  const dataBytes = getStore(storeName)?.metrics?.snapshot().operations.get?.bytes ?? 0;
   process.send({ id, weightsMs, runMs, sum, layers, dataBytes });
 });

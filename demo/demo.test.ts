@@ -7,18 +7,30 @@ import { expect, it } from 'vitest';
 const run = promisify(execFile);
 const main = fileURLToPath(new URL('./main.mjs', import.meta.url));
 
-it('passes data by reference to every consumer and reports both paths', async () => {
+it('passes data by reference to every consumer, through a file store and across two endpoints', async () => {
   const { stdout } = await run(process.execPath, [main, '--consumers', '2', '--elements', '200000'], {
-    timeout: 60_000,
+    timeout: 120_000,
   });
-  expect(stdout).toContain('ProxyStore demo: 2 consumers');
-  const rows = stdout.split('\n').filter((line) => /^│ \d+ /.test(line));
-  expect(rows).toHaveLength(2);
-  for (const row of rows) expect(row).toContain('true');
-  const control = Number(/control path \(references over IPC\): (\d+) bytes/.exec(stdout)?.[1]);
-  const data = Number(/data path \(file store, read by consumers\): ([\d.]+) MiB/.exec(stdout)?.[1]);
-  expect(control).toBeGreaterThan(0);
-  expect(control).toBeLessThan(2 * 1024);
-  // 200 000 float64 = 1.53 MiB per consumer, read from the store, not sent over IPC.
-  expect(data).toBeGreaterThan(2 * 1.5);
+  const acts = stdout.split(/(?=ProxyStore demo: )/).filter((a) => a.startsWith('ProxyStore demo: '));
+  expect(acts).toHaveLength(2);
+  expect(acts[0]).toContain('ProxyStore demo: 2 consumers, file store at');
+  expect(acts[1]).toMatch(/ProxyStore demo: 2 consumers, producer at endpoint site-a \(127\.0\.0\.1:\d+\), consumers at site-b/);
+  const paths = ['file store, read by consumers', 'site-a -> site-b -> consumers, gRPC streams'];
+  acts.forEach((act, i) => {
+    const rows = act.split('\n').filter((line) => /^│ \d+ /.test(line));
+    expect(rows).toHaveLength(2);
+    for (const row of rows) expect(row).toContain('true');
+    const control = Number(/control path \(references over IPC\): (\d+) bytes/.exec(act)?.[1]);
+    const data = Number(new RegExp(`data path \\(${paths[i]}\\): ([\\d.]+) MiB`).exec(act)?.[1]);
+    expect(control).toBeGreaterThan(0);
+    expect(control).toBeLessThan(2 * 1024);
+    // 200 000 float64 = 1.53 MiB per consumer, read from the store, not sent over IPC.
+    expect(data).toBeGreaterThan(2 * 1.5);
+  });
+});
+
+it('refuses an unknown transport', async () => {
+  const failed = await run(process.execPath, [main, '--transport', 'carrier-pigeon']).catch((e: unknown) => e);
+  expect(failed).toMatchObject({ code: 1 });
+  expect(String((failed as { stderr: string }).stderr)).toMatch(/--transport must be all, file or endpoints/);
 });
