@@ -191,16 +191,21 @@ export class EndpointConnector implements Connector<EndpointKey> {
 
   /**
    * Builds a connector from `config().options`, in the process that revives a reference: env
-   * PROXYSTORE_ENDPOINT (an address) replaces the address, so a consumer talks to its own endpoint; when
-   * the config has no token, PROXYSTORE_ENDPOINT_TOKEN or PROXYSTORE_ENDPOINT_TOKEN_FILE supplies one.
+   * PROXYSTORE_ENDPOINT (an address) replaces the address, so a consumer talks to its own endpoint, and
+   * PROXYSTORE_ENDPOINT_TOKEN or PROXYSTORE_ENDPOINT_TOKEN_FILE, when set, replaces the config's token.
    */
   static fromConfig(options: { [k: string]: JsonValue }): EndpointConnector {
     const out = { ...options } as Record<string, unknown>;
     const env = process.env;
     if (env[ENV_ENDPOINT] !== undefined && env[ENV_ENDPOINT] !== '') out.address = env[ENV_ENDPOINT];
-    if (out.token === undefined && out.tokenFile === undefined) {
-      if (env[ENV_TOKEN] !== undefined && env[ENV_TOKEN] !== '') out.token = env[ENV_TOKEN];
-      else if (env[ENV_TOKEN_FILE] !== undefined && env[ENV_TOKEN_FILE] !== '') out.tokenFile = env[ENV_TOKEN_FILE];
+    // This process's own credentials win over the producer's: a token file path from another site may not
+    // exist here. The environment names one credential; the config's token and tokenFile give way to it.
+    if (env[ENV_TOKEN] !== undefined && env[ENV_TOKEN] !== '') {
+      out.token = env[ENV_TOKEN];
+      delete out.tokenFile;
+    } else if (env[ENV_TOKEN_FILE] !== undefined && env[ENV_TOKEN_FILE] !== '') {
+      out.tokenFile = env[ENV_TOKEN_FILE];
+      delete out.token;
     }
     return new EndpointConnector(out as unknown as EndpointConnectorOptions);
   }

@@ -72,6 +72,31 @@ describe('bearer tokens', () => {
       else process.env.PROXYSTORE_ENDPOINT_TOKEN = saved;
     }
   });
+
+  it("the environment's token replaces a config's token or token file (another site's path may not exist here)", async () => {
+    const ep = await processes.start({ token: TOKEN });
+    const saved = process.env.PROXYSTORE_ENDPOINT_TOKEN;
+    process.env.PROXYSTORE_ENDPOINT_TOKEN = TOKEN;
+    try {
+      for (const config of [
+        { address: ep.address, token: 'the-producer-sites-token' },
+        { address: ep.address, tokenFile: '/nonexistent/site-a/token' },
+      ]) {
+        const revived = EndpointConnector.fromConfig(config);
+        opened.push(revived);
+        expect(await revived.exists(await revived.put([pattern(3)]))).toBe(true);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.PROXYSTORE_ENDPOINT_TOKEN;
+      else process.env.PROXYSTORE_ENDPOINT_TOKEN = saved;
+    }
+    // Without the environment the config's credentials are used: here, a wrong token is refused.
+    const plain = EndpointConnector.fromConfig({ address: ep.address, token: 'the-producer-sites-token' });
+    opened.push(plain);
+    await expect(plain.exists({ kind: 'endpoint', id: 'x', endpoint: ep.id })).rejects.toMatchObject({
+      code: 'CONTROL_UNAUTHENTICATED',
+    });
+  });
 });
 
 describe.skipIf(opensslUnavailable() !== null)('TLS', () => {
