@@ -1,0 +1,80 @@
+// Module entry: registers the wrapped classes and the functions the addon exports. Everything the
+// addon exports is declared, with types, in packages/ucx/src/native.ts (to come; see README.md).
+#include "addon_data.h"
+#include "endpoint.h"
+#include "listener.h"
+#include "memory.h"
+#include "worker.h"
+
+#include <napi.h>
+#include <ucp/api/ucp.h>
+
+namespace pxs {
+namespace {
+
+Napi::Value ContextInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Context& ctx = Worker::Get(env)->context();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("version", Napi::String::New(env, ucp_get_version_string()));
+  Napi::Array types = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const std::string& t : ctx.memory_types()) types.Set(i++, Napi::String::New(env, t));
+  out.Set("memoryTypes", types);
+  out.Set("cuda", Napi::Boolean::New(env, ctx.supports(UCS_MEMORY_TYPE_CUDA)));
+  return out;
+}
+
+Napi::Value WorkerAddress(const Napi::CallbackInfo& info) { return Worker::Get(info.Env())->Address(info.Env()); }
+
+Napi::Value SetAmHandler(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "setAmHandler(id, handler | null)");
+  if (!info[1].IsFunction() && !info[1].IsNull() && !info[1].IsUndefined()) {
+    throw Napi::TypeError::New(env, "setAmHandler: handler must be a function or null");
+  }
+  Worker::Get(env)->SetAmHandler(info[0].As<Napi::Number>().Uint32Value(), info[1]);
+  return env.Undefined();
+}
+
+Napi::Value Progress(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Worker::Get(info.Env())->ProgressFromJs());
+}
+
+Napi::Value Stats(const Napi::CallbackInfo& info) { return Worker::Get(info.Env())->Stats(info.Env()); }
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+  Napi::Function endpoint = Endpoint::Define(env);
+  Napi::Function listener = Listener::Define(env);
+  Napi::Function region = MemoryRegion::Define(env);
+  Napi::Function rkey = RemoteKey::Define(env);
+  data->endpoint_ctor = Napi::Persistent(endpoint);
+  data->listener_ctor = Napi::Persistent(listener);
+  data->region_ctor = Napi::Persistent(region);
+  data->rkey_ctor = Napi::Persistent(rkey);
+
+  exports.Set("Endpoint", endpoint);
+  exports.Set("Listener", listener);
+  exports.Set("MemoryRegion", region);
+  exports.Set("RemoteKey", rkey);
+  exports.Set("contextInfo", Napi::Function::New<ContextInfo>(env, "contextInfo"));
+  exports.Set("workerAddress", Napi::Function::New<WorkerAddress>(env, "workerAddress"));
+  exports.Set("setAmHandler", Napi::Function::New<SetAmHandler>(env, "setAmHandler"));
+  exports.Set("listen", Napi::Function::New<Listener::Listen>(env, "listen"));
+  exports.Set("connect", Napi::Function::New<Endpoint::Connect>(env, "connect"));
+  exports.Set("connectAddress", Napi::Function::New<Endpoint::ConnectAddress>(env, "connectAddress"));
+  exports.Set("memMap", Napi::Function::New<MemoryRegion::MemMap>(env, "memMap"));
+  exports.Set("allocate", Napi::Function::New<MemoryRegion::Allocate>(env, "allocate"));
+  exports.Set("progress", Napi::Function::New<Progress>(env, "progress"));
+  exports.Set("stats", Napi::Function::New<Stats>(env, "stats"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace pxs
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return pxs::Init(env, exports); }
+
+NODE_API_MODULE(proxystore_ucx, InitModule)

@@ -1,0 +1,71 @@
+// Registered memory (ucp_mem_map) over a JS ArrayBuffer's bytes or over memory the addon allocates,
+// with its packed remote key; and RemoteKey, a peer's rkey unpacked on an endpoint for RMA.
+#pragma once
+
+#include "worker.h"
+
+#include <napi.h>
+#include <ucp/api/ucp.h>
+
+namespace pxs {
+
+class Endpoint;
+
+class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // memMap(ArrayBuffer | ArrayBufferView) and allocate(byteLength) -> MemoryRegion
+  static Napi::Value MemMap(const Napi::CallbackInfo& info);
+  static Napi::Value Allocate(const Napi::CallbackInfo& info);
+
+  explicit MemoryRegion(const Napi::CallbackInfo& info);
+  ~MemoryRegion() override;
+
+  ucp_mem_h memh() const { return memh_; }
+  uint8_t* data() const { return data_; }
+  size_t length() const { return length_; }
+  bool mapped() const { return memh_ != nullptr; }
+  void Pin() { ++pins_; }
+  void Unpin() { --pins_; }
+  void Release();  // worker teardown
+
+ private:
+  static Napi::Value Wrap(Napi::Env env, Worker* worker, Napi::ArrayBuffer buffer, size_t offset, size_t length);
+  void Unmap();
+  Napi::Value UnmapJs(const Napi::CallbackInfo& info);
+  Napi::Value PackRkey(const Napi::CallbackInfo& info);
+  Napi::Value BufferGetter(const Napi::CallbackInfo& info);
+  Napi::Value ByteOffsetGetter(const Napi::CallbackInfo& info);
+  Napi::Value LengthGetter(const Napi::CallbackInfo& info);
+  Napi::Value AddressGetter(const Napi::CallbackInfo& info);
+
+  Worker* worker_ = nullptr;
+  std::shared_ptr<Context> context_;
+  ucp_mem_h memh_ = nullptr;
+  uint8_t* data_ = nullptr;
+  size_t length_ = 0;
+  size_t byte_offset_ = 0;
+  int pins_ = 0;
+  Napi::Reference<Napi::ArrayBuffer> buffer_;  // keeps the mapped bytes alive
+};
+
+class RemoteKey : public Napi::ObjectWrap<RemoteKey> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  static Napi::Object Create(Napi::Env env, Endpoint* endpoint, ucp_rkey_h rkey);
+
+  explicit RemoteKey(const Napi::CallbackInfo& info);
+  ~RemoteKey() override;
+
+  ucp_rkey_h handle() const { return rkey_; }
+  // Destroys the rkey (endpoint close, worker teardown, destroy(), or finalization).
+  void Destroy();
+
+ private:
+  Napi::Value DestroyJs(const Napi::CallbackInfo& info);
+
+  Endpoint* endpoint_ = nullptr;
+  ucp_rkey_h rkey_ = nullptr;
+};
+
+}  // namespace pxs

@@ -1,0 +1,472 @@
+#include "worker.h"
+
+#include "addon_data.h"
+#include "buffers.h"
+#include "endpoint.h"
+#include "listener.h"
+#include "memory.h"
+#include "status.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+namespace pxs {
+
+namespace {
+template <typename Handle>
+void CloseHandle(Handle* h) {
+  uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<Handle*>(x); });
+}
+}  // namespace
+
+Worker* Worker::Get(Napi::Env env) {
+  AddonData* data = Data(env);
+  if (data->worker == nullptr) data->worker = new Worker(env);
+  return data->worker;
+}
+
+Worker::Worker(Napi::Env env) : env_(env) {
+  try {
+    context_ = Context::Acquire();
+  } catch (const std::exception& e) {
+    Napi::Error err = Napi::Error::New(env, e.what());
+    err.Set("code", Napi::String::New(env, kError));
+    throw err;
+  }
+  ucp_worker_params_t params{};
+  params.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
+  // Only this JS thread touches the worker, so UCX can skip its locks.
+  params.thread_mode = UCS_THREAD_MODE_SINGLE;
+  Check(env, ucp_worker_create(context_->handle(), &params, &handle_), "ucp_worker_create");
+  ucs_status_t status = ucp_worker_get_efd(handle_, &efd_);
+  if (status != UCS_OK) {
+    ucp_worker_destroy(handle_);
+    Check(env, status, "ucp_worker_get_efd");
+  }
+  if (napi_get_uv_event_loop(env, &loop_) != napi_ok) {
+    ucp_worker_destroy(handle_);
+    throw Napi::Error::New(env, "no libuv loop for this environment");
+  }
+  poll_ = new uv_poll_t;
+  uv_poll_init(loop_, poll_, efd_);
+  poll_->data = this;
+  uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* h, int, int) { static_cast<Worker*>(h->data)->Cycle(false); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  idle_ = new uv_idle_t;
+  uv_idle_init(loop_, idle_);
+  idle_->data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(idle_));
+  async_ = std::make_unique<Napi::AsyncContext>(env, "ProxyStoreUcxWorker");
+  napi_add_env_cleanup_hook(env, Cleanup, this);
+  Kick();  // the first cycle arms the event fd
+}
+
+Worker::~Worker() = default;
+
+void Worker::Cleanup(void* arg) {
+  auto* self = static_cast<Worker*>(arg);
+  self->Teardown();
+  if (AddonData* data = Data(self->env_)) data->worker = nullptr;
+  delete self;
+}
+
+void Worker::Teardown() {
+  tearing_down_ = true;
+  // Endpoints first (their rkeys go with them), then listeners and registrations, then the worker.
+  std::vector<void*> closing;
+  for (auto& [ep, endpoint] : std::unordered_map<ucp_ep_h, Endpoint*>(endpoints_)) {
+    endpoint->Release();
+  }
+  for (Listener* l : std::unordered_set<Listener*>(listeners_)) l->Release();
+  for (MemoryRegion* r : std::unordered_set<MemoryRegion*>(regions_)) r->Release();
+  // Forced closes complete outstanding requests; give UCX a bounded number of turns to finish them.
+  for (int i = 0; i < 1000 && ucp_worker_progress(handle_) != 0; ++i) {
+  }
+  ucp_worker_destroy(handle_);
+  handle_ = nullptr;
+
+  for (Event& ev : events_) std::free(ev.data);
+  events_.clear();
+  for (RndvRecv* r : rndv_to_start_) delete r;
+  for (RndvRecv* r : rndv_pending_) {
+    std::free(r->data);
+    delete r;
+  }
+  rndv_to_start_.clear();
+  rndv_pending_.clear();
+  // Promises of operations still running are never settled: the environment is going away.
+  for (Op* op : ops_) {
+    if (op->timer != nullptr) CloseHandle(op->timer);
+    delete op;
+  }
+  ops_.clear();
+  am_slots_.clear();
+  graveyard_.clear();
+  uv_poll_stop(poll_);
+  CloseHandle(poll_);
+  uv_idle_stop(idle_);
+  CloseHandle(idle_);
+  async_.reset();
+  context_.reset();
+}
+
+// ---- progress ----
+
+void Worker::Kick() {
+  if (!tearing_down_) {
+    uv_idle_start(idle_, [](uv_idle_t* h) { static_cast<Worker*>(h->data)->Cycle(false); });
+  }
+}
+
+unsigned Worker::ProgressFromJs() {
+  unsigned before = static_cast<unsigned>(stats_.progress_calls);
+  Cycle(true);
+  return static_cast<unsigned>(stats_.progress_calls) - before;
+}
+
+void Worker::Cycle(bool from_js) {
+  if (in_cycle_ || tearing_down_) return;
+  in_cycle_ = true;
+  if (!from_js) ++stats_.wakeups;
+  Napi::HandleScope handle_scope(env_);
+  // From libuv, JS must run inside a callback scope so that promise reactions run when we return.
+  std::optional<Napi::CallbackScope> callback_scope;
+  if (!from_js) callback_scope.emplace(env_, *async_);
+  for (;;) {
+    while (ucp_worker_progress(handle_) != 0) ++stats_.progress_calls;
+    StartRndvRecvs();
+    if (!events_.empty()) {
+      Dispatch();
+      continue;  // JS may have posted work: progress it before arming
+    }
+    if (ucp_worker_arm(handle_) == UCS_ERR_BUSY) continue;
+    break;  // armed: the event fd wakes us for anything new
+  }
+  uv_idle_stop(idle_);
+  graveyard_.clear();
+  in_cycle_ = false;
+}
+
+void Worker::Dispatch() {
+  while (!events_.empty() && !tearing_down_) {
+    Event ev = std::move(events_.front());
+    events_.pop_front();
+    Napi::HandleScope scope(env_);
+    DispatchOne(ev);
+  }
+}
+
+void Worker::CallJs(const Napi::Function& fn, const std::vector<napi_value>& args) {
+  try {
+    fn.Call(env_.Undefined(), args);
+  } catch (const Napi::Error& e) {
+    // A throwing user callback is an uncaught exception, as for any event emitter.
+    napi_fatal_exception(env_, e.Value());
+  }
+}
+
+void Worker::DispatchOne(Event& ev) {
+  switch (ev.kind) {
+    case Event::kOpDone: {
+      Op* op = ev.op;
+      op->ucx_done = true;
+      Settle(op, ev.status);
+      MaybeDelete(op);
+      break;
+    }
+    case Event::kAm: {
+      ++stats_.am_received;
+      if (ev.rndv) ++stats_.am_rndv_received;
+      auto it = am_slots_.find(ev.id);
+      if (it == am_slots_.end() || it->second->fn.IsEmpty()) {
+        std::free(ev.data);
+        break;
+      }
+      Napi::ArrayBuffer header = Napi::ArrayBuffer::New(env_, ev.header.size());
+      if (!ev.header.empty()) std::memcpy(header.Data(), ev.header.data(), ev.header.size());
+      Napi::ArrayBuffer data = AdoptBuffer(env_, ev.data, ev.length);
+      ev.data = nullptr;
+      Napi::Object info = Napi::Object::New(env_);
+      info.Set("rndv", Napi::Boolean::New(env_, ev.rndv));
+      Napi::Value reply = env_.Undefined();
+      if (ev.reply_ep != nullptr) {
+        Endpoint* endpoint = FindEndpoint(ev.reply_ep);
+        if (endpoint == nullptr) {
+          Napi::Object obj;
+          endpoint = Endpoint::Create(env_, this, &obj);
+          endpoint->Adopt(ev.reply_ep);
+        }
+        reply = endpoint->Value();
+      }
+      info.Set("endpoint", reply);
+      CallJs(it->second->fn.Value(), {header, data, info});
+      break;
+    }
+    case Event::kEpError:
+      ev.endpoint->HandleError(ev.status);
+      break;
+    case Event::kConnRequest:
+      ev.listener->Accept(ev.conn_request);
+      break;
+  }
+}
+
+// ---- operations ----
+
+Op* Worker::NewOp(Op::Kind kind, const char* what, Endpoint* endpoint, double timeout_ms) {
+  Op* op = new Op(this, kind, env_);
+  op->what = what;
+  op->endpoint = endpoint;
+  ops_.insert(op);
+  Ref();
+  if (timeout_ms > 0) {
+    op->timer = new uv_timer_t;
+    uv_timer_init(loop_, op->timer);
+    op->timer->data = op;
+    uv_timer_start(op->timer, OnTimer, static_cast<uint64_t>(timeout_ms), 0);
+    uv_unref(reinterpret_cast<uv_handle_t*>(op->timer));
+  }
+  return op;
+}
+
+Napi::Promise Worker::Start(Op* op, ucs_status_ptr_t ptr) {
+  Napi::Promise promise = op->deferred.Promise();
+  if (ptr == nullptr) {
+    op->ucx_done = true;
+    Settle(op, UCS_OK);
+  } else if (UCS_PTR_IS_ERR(ptr)) {
+    op->ucx_done = true;
+    Settle(op, UCS_PTR_STATUS(ptr));
+  } else {
+    op->request = ptr;
+    Kick();
+  }
+  MaybeDelete(op);
+  return promise;
+}
+
+void Worker::OnSendComplete(void* request, ucs_status_t status, void* user_data) {
+  auto* op = static_cast<Op*>(user_data);
+  op->request = nullptr;
+  ucp_request_free(request);
+  Event ev{};
+  ev.kind = Event::kOpDone;
+  ev.op = op;
+  ev.status = status;
+  op->worker->Post(std::move(ev));
+}
+
+void Worker::OnTimer(uv_timer_t* timer) {
+  auto* op = static_cast<Op*>(timer->data);
+  Worker* self = op->worker;
+  Napi::HandleScope handle_scope(self->env_);
+  Napi::CallbackScope callback_scope(self->env_, *self->async_);
+  self->Settle(op, UCS_ERR_TIMED_OUT);
+  // Best effort: the request keeps its buffers pinned until UCX gives it back.
+  if (op->request != nullptr) ucp_request_cancel(self->handle_, op->request);
+  if (op->kind == Op::kConnect && op->endpoint != nullptr) op->endpoint->BeginClose(true, nullptr);
+  self->Kick();
+}
+
+void Worker::Settle(Op* op, ucs_status_t status) {
+  if (op->settled) return;
+  op->settled = true;
+  if (op->timer != nullptr) uv_timer_stop(op->timer);
+  Unref();
+  Napi::Env env = env_;
+  if (status == UCS_OK || op->kind == Op::kClose) {
+    Napi::Value value = env.Undefined();
+    if (op->kind == Op::kConnect) {
+      op->endpoint->SetConnected();
+      value = op->endpoint->Value();
+    }
+    op->deferred.Resolve(value);
+    return;
+  }
+  bool connecting = op->kind == Op::kConnect || (op->endpoint != nullptr && op->endpoint->connecting());
+  ucs_status_t reported = status;
+  // Requests cut short by a failed endpoint report why the endpoint failed.
+  if (status != UCS_ERR_TIMED_OUT && op->endpoint != nullptr && op->endpoint->failed() != UCS_OK) {
+    reported = op->endpoint->failed();
+  }
+  const char* code = CodeFor(reported, connecting);
+  op->deferred.Reject(MakeError(env, code, reported, op->what).Value());
+  if (op->kind == Op::kConnect && op->endpoint != nullptr && status != UCS_ERR_TIMED_OUT) {
+    op->endpoint->BeginClose(true, nullptr);
+  }
+}
+
+void Worker::MaybeDelete(Op* op) {
+  if (!op->ucx_done || !op->settled) return;
+  ops_.erase(op);
+  if (op->timer != nullptr) CloseHandle(op->timer);
+  if (op->region != nullptr) op->region->Unpin();
+  delete op;
+}
+
+// ---- active messages ----
+
+ucs_status_t Worker::OnAm(void* arg, const void* header, size_t header_length, void* data, size_t length,
+                          const ucp_am_recv_param_t* param) {
+  auto* slot = static_cast<AmSlot*>(arg);
+  Worker* self = slot->worker;
+  ucp_ep_h reply = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ? param->reply_ep : nullptr;
+  const auto* h = static_cast<const uint8_t*>(header);
+  if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
+    // The receive is started after progress returns (StartRndvRecvs), into memory we allocate.
+    auto* r = new RndvRecv{self, slot->id, std::vector<uint8_t>(h, h + header_length), data, nullptr, length, reply};
+    self->rndv_to_start_.push_back(r);
+    return UCS_INPROGRESS;
+  }
+  Event ev{};
+  ev.kind = Event::kAm;
+  ev.id = slot->id;
+  ev.header.assign(h, h + header_length);
+  ev.length = length;
+  ev.reply_ep = reply;
+  if (length > 0) {
+    ev.data = static_cast<uint8_t*>(AlignedAlloc(length));
+    if (ev.data == nullptr) return UCS_OK;  // out of memory: drop the message
+    std::memcpy(ev.data, data, length);
+  }
+  self->Post(std::move(ev));
+  return UCS_OK;
+}
+
+void Worker::StartRndvRecvs() {
+  if (rndv_to_start_.empty()) return;
+  std::vector<RndvRecv*> batch;
+  batch.swap(rndv_to_start_);
+  for (RndvRecv* r : batch) {
+    r->data = static_cast<uint8_t*>(AlignedAlloc(r->length));
+    if (r->data == nullptr) {
+      ucp_am_data_release(handle_, r->desc);
+      delete r;
+      continue;
+    }
+    ucp_request_param_t p{};
+    p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+    p.cb.recv_am = OnRndvComplete;
+    p.user_data = r;
+    p.memory_type = UCS_MEMORY_TYPE_HOST;
+    ucs_status_ptr_t ptr = ucp_am_recv_data_nbx(handle_, r->desc, r->data, r->length, &p);
+    if (ptr == nullptr) {
+      OnRndvComplete(nullptr, UCS_OK, r->length, r);
+    } else if (UCS_PTR_IS_ERR(ptr)) {
+      std::free(r->data);
+      delete r;
+    } else {
+      rndv_pending_.insert(r);
+    }
+  }
+}
+
+void Worker::OnRndvComplete(void* request, ucs_status_t status, size_t length, void* user_data) {
+  auto* r = static_cast<RndvRecv*>(user_data);
+  Worker* self = r->worker;
+  self->rndv_pending_.erase(r);
+  if (request != nullptr) ucp_request_free(request);
+  if (status == UCS_OK) {
+    Event ev{};
+    ev.kind = Event::kAm;
+    ev.id = r->id;
+    ev.header = std::move(r->header);
+    ev.data = r->data;
+    ev.length = length;
+    ev.reply_ep = r->reply_ep;
+    ev.rndv = true;
+    self->Post(std::move(ev));
+  } else {
+    std::free(r->data);
+  }
+  delete r;
+}
+
+void Worker::SetAmHandler(unsigned id, Napi::Value fn) {
+  auto it = am_slots_.find(id);
+  if (it == am_slots_.end()) {
+    auto slot = std::make_unique<AmSlot>();
+    slot->worker = this;
+    slot->id = id;
+    ucp_am_handler_param_t p{};
+    p.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG |
+                   UCP_AM_HANDLER_PARAM_FIELD_FLAGS;
+    p.id = id;
+    p.flags = UCP_AM_FLAG_WHOLE_MSG;
+    p.cb = OnAm;
+    p.arg = slot.get();
+    Check(env_, ucp_worker_set_am_recv_handler(handle_, &p), "ucp_worker_set_am_recv_handler");
+    it = am_slots_.emplace(id, std::move(slot)).first;
+  }
+  // The UCX handler stays registered (UCX keeps `arg`); without a JS function messages are dropped.
+  if (fn.IsFunction()) {
+    it->second->fn = Napi::Persistent(fn.As<Napi::Function>());
+  } else {
+    it->second->fn.Reset();
+  }
+}
+
+Napi::Value Worker::Address(Napi::Env env) {
+  ucp_address_t* address = nullptr;
+  size_t length = 0;
+  Check(env, ucp_worker_get_address(handle_, &address, &length), "ucp_worker_get_address");
+  Napi::ArrayBuffer out = Napi::ArrayBuffer::New(env, length);
+  std::memcpy(out.Data(), address, length);
+  ucp_worker_release_address(handle_, address);
+  return out;
+}
+
+// ---- registries and events ----
+
+void Worker::AddEndpoint(ucp_ep_h ep, Endpoint* endpoint) { endpoints_[ep] = endpoint; }
+
+void Worker::RemoveEndpoint(ucp_ep_h ep, Endpoint* endpoint) {
+  auto it = endpoints_.find(ep);
+  if (it != endpoints_.end() && it->second == endpoint) endpoints_.erase(it);
+}
+
+Endpoint* Worker::FindEndpoint(ucp_ep_h ep) {
+  auto it = endpoints_.find(ep);
+  return it == endpoints_.end() ? nullptr : it->second;
+}
+
+void Worker::Ref() {
+  if (refs_++ == 0 && poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+}
+
+void Worker::Unref() {
+  if (--refs_ == 0 && poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+}
+
+void Worker::PostEndpointError(Endpoint* endpoint, ucs_status_t status) {
+  Event ev{};
+  ev.kind = Event::kEpError;
+  ev.endpoint = endpoint;
+  ev.status = status;
+  Post(std::move(ev));
+}
+
+void Worker::PostConnRequest(Listener* listener, ucp_conn_request_h request) {
+  Event ev{};
+  ev.kind = Event::kConnRequest;
+  ev.listener = listener;
+  ev.conn_request = request;
+  Post(std::move(ev));
+}
+
+Napi::Value Worker::Stats(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("wakeups", Napi::Number::New(env, static_cast<double>(stats_.wakeups)));
+  o.Set("progressCalls", Napi::Number::New(env, static_cast<double>(stats_.progress_calls)));
+  o.Set("amReceived", Napi::Number::New(env, static_cast<double>(stats_.am_received)));
+  o.Set("amRndvReceived", Napi::Number::New(env, static_cast<double>(stats_.am_rndv_received)));
+  o.Set("endpoints", Napi::Number::New(env, static_cast<double>(endpoints_.size())));
+  o.Set("listeners", Napi::Number::New(env, static_cast<double>(listeners_.size())));
+  o.Set("regions", Napi::Number::New(env, static_cast<double>(regions_.size())));
+  o.Set("pendingOps", Napi::Number::New(env, static_cast<double>(ops_.size())));
+  o.Set("refs", Napi::Number::New(env, refs_));
+  return o;
+}
+
+}  // namespace pxs

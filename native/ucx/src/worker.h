@@ -1,0 +1,174 @@
+// One UCP worker per JS thread (per napi_env), progressed from that thread's libuv loop: a uv_poll on
+// the worker's event fd wakes us, we progress until ucp_worker_arm succeeds, then sleep. UCX callbacks
+// only record events; JS is called afterwards, from Dispatch, so no JS runs inside ucp_worker_progress.
+#pragma once
+
+#include "context.h"
+
+#include <napi.h>
+#include <ucp/api/ucp.h>
+#include <uv.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace pxs {
+
+class Endpoint;
+class Listener;
+class MemoryRegion;
+class Worker;
+
+// A JS-visible operation: a promise settled when UCX completes the request (or a timeout fires).
+struct Op {
+  enum Kind { kAmSend, kGet, kPut, kFlush, kConnect, kClose };
+  Op(Worker* w, Kind k, Napi::Env env) : worker(w), kind(k), deferred(Napi::Promise::Deferred::New(env)) {}
+  Worker* worker;
+  Kind kind;
+  Napi::Promise::Deferred deferred;
+  Endpoint* endpoint = nullptr;
+  MemoryRegion* region = nullptr;  // pinned while the op runs (unmap is refused)
+  std::vector<Napi::ObjectReference> keep;  // JS objects whose memory UCX reads or writes
+  std::vector<uint8_t> header;  // AM header copy, valid until completion
+  void* request = nullptr;  // outstanding UCX request, if any
+  uv_timer_t* timer = nullptr;
+  bool ucx_done = false;
+  bool settled = false;
+  const char* what = "";
+};
+
+// Counters the tests read to check behaviour (e.g. no wakeups while idle).
+struct WorkerStats {
+  uint64_t wakeups = 0;  // progress cycles run from libuv (poll or idle callbacks)
+  uint64_t progress_calls = 0;
+  uint64_t am_received = 0;
+  uint64_t am_rndv_received = 0;
+};
+
+class Worker {
+ public:
+  // The worker of `env`'s thread, created on first use.
+  static Worker* Get(Napi::Env env);
+
+  Napi::Env env() const { return env_; }
+  ucp_worker_h handle() const { return handle_; }
+  Context& context() const { return *context_; }
+  const std::shared_ptr<Context>& context_ptr() const { return context_; }
+  const WorkerStats& stats() const { return stats_; }
+  bool tearing_down() const { return tearing_down_; }
+
+  // Operations: `Start` hands a UCX status pointer to the op (done now, failed now, or pending).
+  Op* NewOp(Op::Kind kind, const char* what, Endpoint* endpoint, double timeout_ms);
+  Napi::Promise Start(Op* op, ucs_status_ptr_t ptr);
+  static void OnSendComplete(void* request, ucs_status_t status, void* user_data);
+
+  // Schedules a progress cycle on the loop (after posting work from a JS call).
+  void Kick();
+  // Runs one progress cycle now from JS; returns the number of UCX progress events.
+  unsigned ProgressFromJs();
+
+  void SetAmHandler(unsigned id, Napi::Value fn);
+  Napi::Value Address(Napi::Env env);
+
+  // Registries, for reply-endpoint lookup and teardown.
+  void AddEndpoint(ucp_ep_h ep, Endpoint* endpoint);
+  void RemoveEndpoint(ucp_ep_h ep, Endpoint* endpoint);
+  Endpoint* FindEndpoint(ucp_ep_h ep);
+  void AddListener(Listener* l) { listeners_.insert(l); }
+  void RemoveListener(Listener* l) { listeners_.erase(l); }
+  void AddRegion(MemoryRegion* r) { regions_.insert(r); }
+  void RemoveRegion(MemoryRegion* r) { regions_.erase(r); }
+
+  // Keep-alive accounting: the poll handle holds the loop open while anything is open or pending.
+  void Ref();
+  void Unref();
+
+  // Events recorded from UCX callbacks.
+  void PostEndpointError(Endpoint* endpoint, ucs_status_t status);
+  void PostConnRequest(Listener* listener, ucp_conn_request_h request);
+
+  Napi::Value Stats(Napi::Env env);
+
+  // Calls a user callback; a throw becomes an uncaught exception rather than unwinding into UCX.
+  void CallJs(const Napi::Function& fn, const std::vector<napi_value>& args);
+  // Keeps a JS object alive until the current progress cycle has dispatched every queued event (events
+  // may still point at a listener or endpoint that JS just closed).
+  void Bury(Napi::ObjectReference&& ref) { graveyard_.push_back(std::move(ref)); }
+
+ private:
+  struct AmSlot {
+    Worker* worker;
+    unsigned id;
+    Napi::FunctionReference fn;
+  };
+  struct RndvRecv {
+    Worker* worker;
+    unsigned id;
+    std::vector<uint8_t> header;
+    void* desc;
+    uint8_t* data;
+    size_t length;
+    ucp_ep_h reply_ep;
+  };
+  struct Event {
+    enum Kind { kOpDone, kAm, kEpError, kConnRequest } kind;
+    Op* op = nullptr;
+    ucs_status_t status = UCS_OK;
+    unsigned id = 0;
+    std::vector<uint8_t> header;
+    uint8_t* data = nullptr;
+    size_t length = 0;
+    ucp_ep_h reply_ep = nullptr;
+    bool rndv = false;
+    Endpoint* endpoint = nullptr;
+    Listener* listener = nullptr;
+    ucp_conn_request_h conn_request = nullptr;
+  };
+
+  Worker(Napi::Env env);
+  ~Worker();
+  static void Cleanup(void* arg);
+  void Teardown();
+
+  static ucs_status_t OnAm(void* arg, const void* header, size_t header_length, void* data, size_t length,
+                           const ucp_am_recv_param_t* param);
+  static void OnRndvComplete(void* request, ucs_status_t status, size_t length, void* user_data);
+  static void OnTimer(uv_timer_t* timer);
+
+  void Cycle(bool from_js);
+  void StartRndvRecvs();
+  void Dispatch();
+  void DispatchOne(Event& ev);
+  void Settle(Op* op, ucs_status_t status);
+  void MaybeDelete(Op* op);
+  void Post(Event&& ev) { events_.push_back(std::move(ev)); }
+
+  Napi::Env env_;
+  std::shared_ptr<Context> context_;
+  ucp_worker_h handle_ = nullptr;
+  int efd_ = -1;
+  uv_loop_t* loop_ = nullptr;
+  uv_poll_t* poll_ = nullptr;
+  uv_idle_t* idle_ = nullptr;
+  std::unique_ptr<Napi::AsyncContext> async_;
+  bool in_cycle_ = false;
+  bool tearing_down_ = false;
+  int refs_ = 0;
+  WorkerStats stats_;
+
+  std::deque<Event> events_;
+  std::vector<RndvRecv*> rndv_to_start_;
+  std::unordered_set<RndvRecv*> rndv_pending_;
+  std::unordered_set<Op*> ops_;
+  std::map<unsigned, std::unique_ptr<AmSlot>> am_slots_;
+  std::unordered_map<ucp_ep_h, Endpoint*> endpoints_;
+  std::unordered_set<Listener*> listeners_;
+  std::unordered_set<MemoryRegion*> regions_;
+  std::vector<Napi::ObjectReference> graveyard_;
+};
+
+}  // namespace pxs

@@ -1,0 +1,22 @@
+// Shared by the test roles: the addon, AM ids, and a deterministic byte pattern to check transfers.
+import { createRequire } from 'node:module';
+
+export const ucx = createRequire(import.meta.url)('../index.cjs');
+
+export const AM = { echo: 1, regionRequest: 2, regionReply: 3, stall: 4 };
+
+/** Fills `bytes` (length a multiple of 4) with a pattern that depends on `seed` and the offset. */
+export function fillPattern(bytes, seed) {
+  const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+  for (let i = 0; i < u32.length; i++) u32[i] = Math.imul(i + seed, 2654435761) >>> 0;
+}
+
+/** Index of the first word that differs from the pattern, or -1. */
+export function checkPattern(bytes, seed) {
+  const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+  for (let i = 0; i < u32.length; i++) if (u32[i] !== Math.imul(i + seed, 2654435761) >>> 0) return i;
+  return -1;
+}
+
+export const json = (value) => new TextEncoder().encode(JSON.stringify(value));
+export const parse = (buffer) => JSON.parse(new TextDecoder().decode(buffer));

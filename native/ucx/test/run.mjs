@@ -1,0 +1,86 @@
+// Test driver: for each transport, runs a server and a client process over UCX on loopback, relays the
+// server's address to the client, kills the server when the client asks, and prints the results.
+// Usage: node test/run.mjs [tcp|sm ...]
+import { fork, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const here = (f) => fileURLToPath(new URL(f, import.meta.url));
+const transports = {
+  tcp: { UCX_TLS: 'tcp' },
+  sm: { UCX_TLS: 'sm,self', UCX_TEST_SHM: '1' },
+};
+const chosen = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(transports);
+let passed = 0;
+let failed = 0;
+const record = (name, ok, detail) => {
+  ok ? passed++ : failed++;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
+};
+
+async function runTransport(tls) {
+  const env = { ...process.env, ...transports[tls], UCX_WARN_UNUSED_ENV_VARS: 'n' };
+  const server = fork(here('./server.mjs'), { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const serverExit = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
+  const ready = await new Promise((resolve, reject) => {
+    server.once('message', resolve);
+    server.once('exit', () => reject(new Error('server exited before it was ready')));
+  });
+  const client = fork(here('./client.mjs'), {
+    env: { ...env, UCX_TEST_PEER: JSON.stringify({ port: ready.port, address: ready.address }) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const clientExit = new Promise((resolve) => client.once('exit', (code, signal) => resolve({ code, signal })));
+  server.on('message', (m) => { if (m.type === 'stalled') client.send(m); });
+  let done = false;
+  client.on('message', (m) => {
+    if (m.type === 'result') record(`[${tls}] ${m.name}`, m.ok, m.detail);
+    if (m.type === 'kill-server') server.kill('SIGKILL');
+    if (m.type === 'done') done = true;
+  });
+  const guard = setTimeout(() => { client.kill('SIGKILL'); server.kill('SIGKILL'); }, 240000);
+  const c = await clientExit;
+  clearTimeout(guard);
+  record(`[${tls}] client finished and exited cleanly`, done && c.code === 0, JSON.stringify(c));
+  if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+  const s = await serverExit;
+  record(`[${tls}] server was killed by the test (not crashed)`, s.signal === 'SIGKILL', JSON.stringify(s));
+}
+
+async function runExitWithOpenResources(tls) {
+  // A server told to exit while its listener and an accepted endpoint are open must exit 0.
+  const env = { ...process.env, ...transports[tls], UCX_WARN_UNUSED_ENV_VARS: 'n' };
+  const server = fork(here('./server.mjs'), { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exit = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
+  const ready = await new Promise((resolve) => server.once('message', resolve));
+  const connect = env.UCX_TEST_SHM
+    ? `ucx.connectAddress(Buffer.from('${ready.address}', 'base64'), { timeoutMs: 10000, errorMode: 'none' })`
+    : `ucx.connect({ host: '127.0.0.1', port: ${ready.port}, timeoutMs: 10000 })`;
+  const probe = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import { ucx } from ${JSON.stringify(here('./common.mjs'))};
+    const ep = await ${connect};
+    await ep.flush();
+    process.exit(0);`], { env, encoding: 'utf8', timeout: 60000 });
+  server.send({ type: 'exit' });
+  const s = await exit;
+  record(`[${tls}] process exit with open listener/endpoints is clean`, probe.status === 0 && s.code === 0,
+    `client ${probe.status} ${probe.stderr.trim().slice(0, 300)} server ${JSON.stringify(s)}`);
+}
+
+function runThreads() {
+  const r = spawnSync(process.execPath, [here('./thread.mjs')], {
+    env: { ...process.env, UCX_TLS: 'tcp', UCX_WARN_UNUSED_ENV_VARS: 'n' }, encoding: 'utf8', timeout: 60000,
+  });
+  let out;
+  try { out = JSON.parse(r.stdout.trim().split('\n').pop()); } catch { out = null; }
+  record('worker thread: own UCX worker, AM round trip with the main thread, clean exit of both',
+    r.status === 0 && out?.reply?.hello === 'from worker' && out.workerExit === 0,
+    `status ${r.status} ${r.stderr.trim().slice(0, 300)}`);
+}
+
+for (const tls of chosen) {
+  await runTransport(tls);
+  await runExitWithOpenResources(tls);
+}
+runThreads();
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed === 0 ? 0 : 1;
