@@ -8,11 +8,13 @@ if (isMainThread) {
   const accepted = [];
   const listener = ucx.listen({ host: '127.0.0.1', port: 0 }, (ep) => accepted.push(ep));
   const worker = new Worker(new URL(import.meta.url), { workerData: { port: listener.port } });
+  // Listen for 'exit' before awaiting the message: the worker may exit right after posting it.
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
   const result = await new Promise((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
-  const code = await new Promise((resolve) => worker.once('exit', resolve));
+  const code = await exited;
   listener.close();
   await Promise.all(accepted.map((ep) => ep.close({ force: true })));
   console.log(JSON.stringify({ ...result, workerExit: code }));
