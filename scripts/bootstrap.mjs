@@ -15,19 +15,32 @@ const log = (msg) => {
   if (!quiet) process.stderr.write(`[bootstrap] ${msg}\n`);
 };
 
-/** Debian packages the project uses at run or test time: [command that proves presence, package]. */
+/** Debian packages the project uses at build, run or test time: [shell test that proves presence, package]. */
 const SYSTEM_PACKAGES = [
-  ['redis-server', 'redis-server'],
+  ['command -v redis-server', 'redis-server'],
   // TLS tests of the control plane and endpoints make throwaway certificates with it.
-  ['openssl', 'openssl'],
+  ['command -v openssl', 'openssl'],
+  // The UCX addon (native/ucx): system UCX found by pkg-config, built by cmake-js with g++.
+  ['command -v pkg-config', 'pkg-config'],
+  ['pkg-config --exists ucx', 'libucx-dev'],
+  ['command -v cmake', 'cmake'],
+  ['command -v g++', 'g++'],
+  // uv.h for the addon's event-fd progress: from Node's own headers when it ships them, else libuv's.
+  [`test -f "${join(dirname(process.execPath), '..', 'include', 'node', 'uv.h')}" || test -f /usr/include/uv.h`, 'libuv1-dev'],
+  // ucx_perftest: the raw baseline of the UCX benchmarks.
+  ['command -v ucx_perftest', 'ucx-utils'],
 ];
 
+function present(check) {
+  return spawnSync('sh', ['-c', check], { stdio: 'ignore' }).status === 0;
+}
+
 function haveCommand(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+  return present(`command -v ${cmd}`);
 }
 
 function installSystemPackages() {
-  const missing = SYSTEM_PACKAGES.filter(([cmd]) => !haveCommand(cmd)).map(([, pkg]) => pkg);
+  const missing = SYSTEM_PACKAGES.filter(([check]) => !present(check)).map(([, pkg]) => pkg);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0 || !haveCommand('apt-get')) {
     log(`missing system packages: ${missing.join(' ')} (install them with your package manager)`);

@@ -1,0 +1,228 @@
+// Everything the native addon (native/ucx, package @proxystore/ucx-native) exports, with types, and the
+// loader. This is the one place the addon's surface is declared: the C++ side registers exactly these
+// names (native/ucx/src/addon.cc). Everything runs on the calling JS thread; each thread (main or a
+// worker_threads Worker) gets its own UCP worker on one process-wide UCP context, made on first use.
+import { createRequire } from 'node:module';
+
+/** How an endpoint learns that its peer died. */
+export type ErrorMode =
+  /** UCP_ERR_HANDLING_MODE_PEER: a dead peer fails pending calls with UCX_PEER_GONE. Needs a transport
+   * with peer-failure support (tcp, verbs); UCX 1.13's shared-memory transports have none. */
+  | 'peer'
+  /** No peer-failure detection: shared memory works, and a dead peer shows only as a call's timeout. */
+  | 'none';
+
+export type MemoryTypeName = 'host' | 'cuda';
+
+/** Stable codes of the errors the addon throws or rejects with (`err.code`); `err.status` is the UCS name. */
+export type NativeErrorCode =
+  | 'UCX_PEER_GONE'
+  | 'UCX_UNREACHABLE'
+  | 'UCX_TIMEOUT'
+  | 'UCX_CANCELED'
+  | 'UCX_CLOSED'
+  | 'UCX_BUSY'
+  | 'UCX_MEMORY_TYPE_UNSUPPORTED'
+  | 'UCX_ERROR';
+
+export interface NativeError extends Error {
+  code: NativeErrorCode;
+  /** The UCS status name, e.g. 'UCS_ERR_ENDPOINT_TIMEOUT'. */
+  status?: string;
+}
+
+export interface ContextInfo {
+  /** UCX's version string, e.g. '1.13.1'. */
+  version: string;
+  /** Memory types this UCX build can register and move (`ucp_context_query`), always with 'host'. */
+  memoryTypes: MemoryTypeName[];
+  /** Whether 'cuda' is among them. */
+  cuda: boolean;
+}
+
+export interface TimeoutOptions {
+  /** Fails the call with UCX_TIMEOUT after this many ms. Default: no limit. */
+  timeoutMs?: number;
+}
+
+export interface ConnectOptions extends TimeoutOptions {
+  errorMode?: ErrorMode;
+}
+
+export interface MemoryOptions {
+  /** Default 'host'. 'cuda' is refused with UCX_MEMORY_TYPE_UNSUPPORTED: on a UCX build without CUDA
+   * support, and (until GPU buffers land) on every build, saying which. */
+  memoryType?: MemoryTypeName;
+}
+
+/** Registered memory (`ucp_mem_map`): RMA reads and writes it, a peer reaches it through `packRkey()`. */
+export interface MemoryRegion {
+  /** The bytes. For a pooled region this is an external ArrayBuffer over the pool block. */
+  readonly buffer: ArrayBuffer;
+  readonly byteOffset: number;
+  readonly byteLength: number;
+  /** The address of byte 0 in this process, as a peer passes it to `get`/`put`. */
+  readonly address: bigint;
+  /** Whether the region came from `acquire()` (a block of the registration pool). */
+  readonly pooled: boolean;
+  /** The packed remote key a peer unpacks with `Endpoint.unpackRkey`. */
+  packRkey(): ArrayBuffer;
+  /** Deregisters (memMap/allocate). Throws UCX_BUSY while an RMA uses the region. Idempotent. */
+  unmap(): void;
+  /**
+   * Gives the region back at once. Pooled: detaches `buffer` (every view of it becomes empty) and returns
+   * the block to the pool. Otherwise the same as `unmap()`. Throws UCX_BUSY while an RMA uses it. Idempotent.
+   * A pooled region that is never released returns its block when its `buffer` is garbage-collected.
+   */
+  release(): void;
+}
+
+/** A peer's rkey unpacked on one endpoint; destroyed with that endpoint at the latest. */
+export interface RemoteKey {
+  destroy(): void;
+}
+
+export type EndpointState = 'connecting' | 'open' | 'failed' | 'closed';
+
+export interface AmSendOptions extends TimeoutOptions {
+  /** Force eager or rendezvous; default: UCX picks by size. */
+  protocol?: 'eager' | 'rndv';
+}
+
+export interface Endpoint {
+  readonly state: EndpointState;
+  /** Active message `id` with a header and data; the peer's handler gets both. */
+  amSend(id: number, header: ArrayBufferView | ArrayBuffer, data: ArrayBufferView | ArrayBuffer, options?: AmSendOptions): Promise<void>;
+  unpackRkey(packed: ArrayBufferView | ArrayBuffer): RemoteKey;
+  /** One-sided read of `length` bytes at the peer's `remoteAddress` into `region` at `offset`. */
+  get(region: MemoryRegion, offset: number, length: number, remoteAddress: bigint, rkey: RemoteKey, options?: TimeoutOptions): Promise<void>;
+  /**
+   * `get` without returning to the event loop: posts the read and progresses this thread's worker
+   * (blocking in the kernel on its event fd between completions) until it completes, fails or times
+   * out. For synchronous proxy resolution. Throws the same typed errors as `get`.
+   */
+  getSync(region: MemoryRegion, offset: number, length: number, remoteAddress: bigint, rkey: RemoteKey, options?: TimeoutOptions): void;
+  /** One-sided write of `length` bytes of `region` at `offset` to the peer's `remoteAddress`. */
+  put(region: MemoryRegion, offset: number, length: number, remoteAddress: bigint, rkey: RemoteKey, options?: TimeoutOptions): Promise<void>;
+  flush(options?: TimeoutOptions): Promise<void>;
+  /** Never rejects. Graceful by default (destroys this endpoint's rkeys first); `force` drops in-flight work. */
+  close(options?: { force?: boolean }): Promise<void>;
+  /** Called once if the peer fails (errorMode 'peer'). */
+  onError(handler: ((err: NativeError) => void) | null): void;
+}
+
+export interface Listener {
+  readonly host: string;
+  readonly port: number;
+  close(): void;
+}
+
+export interface AmInfo {
+  /** Whether the data came by rendezvous (then `data` is the addon's receive memory, no copy). */
+  rndv: boolean;
+  /** An endpoint to the sender, for replies (not owned: closing it is a no-op). */
+  endpoint: Endpoint;
+}
+
+export type AmHandler = (header: ArrayBuffer, data: ArrayBuffer, info: AmInfo) => void;
+
+export interface PoolOptions {
+  /** Idle pooled bytes kept resident; beyond this, idle blocks give their pages back to the OS
+   * (madvise(MADV_DONTNEED)) while staying mapped and registered. Default 256 MiB. */
+  maxIdleBytes?: number;
+}
+
+export interface NativeStats {
+  /** Event-fd wakeups of the progress engine. */
+  wakeups: number;
+  progressCalls: number;
+  amReceived: number;
+  amRndvReceived: number;
+  endpoints: number;
+  listeners: number;
+  /** Live MemoryRegion objects (mapped or pooled). */
+  regions: number;
+  /** Operations UCX still holds (including timed-out ones in errorMode 'none'). */
+  pendingOps: number;
+  /** Handles keeping the event loop alive. */
+  refs: number;
+  /** `ucp_mem_map` calls made so far (pool growth, memMap misses, allocate). */
+  memMaps: number;
+  /** memMap calls answered from the registration cache (same bytes already mapped). */
+  regCacheHits: number;
+  /** acquire() calls served by an idle pool block / that had to map a new block. */
+  poolHits: number;
+  poolMisses: number;
+  /** Bytes of pool blocks idle / handed out (block capacities). */
+  poolIdleBytes: number;
+  poolInUseBytes: number;
+  /** Idle bytes whose pages were given back to the OS (they stay mapped, and are reused). */
+  poolTrimmedBytes: number;
+}
+
+/** The addon module. */
+export interface NativeAddon {
+  contextInfo(): ContextInfo;
+  /** This thread's worker address, for `connectAddress` in a peer. */
+  workerAddress(): ArrayBuffer;
+  setAmHandler(id: number, handler: AmHandler | null): void;
+  listen(
+    options: { host?: string; port?: number; errorMode?: ErrorMode },
+    onConnection: (endpoint: Endpoint, peer: { host: string; port: number }) => void,
+  ): Listener;
+  /** Socket-address endpoint (needs the tcp transport for wireup); resolves once wired up. */
+  connect(options: { host: string; port: number } & ConnectOptions): Promise<Endpoint>;
+  /** Endpoint to a peer worker address; resolves once wired up. */
+  connectAddress(address: ArrayBufferView | ArrayBuffer, options?: ConnectOptions): Promise<Endpoint>;
+  /** The same endpoint, returned at once: operations posted on it wait for wireup inside UCX, and a
+   * failed wireup fails them. What `getSync` uses to reach a peer it has not met. */
+  connectAddressSync(address: ArrayBufferView | ArrayBuffer, options?: ConnectOptions): Endpoint;
+  /** Registers a JS buffer's bytes in place. Registration cache: mapping bytes that are already mapped
+   * reuses that registration (stats().regCacheHits) until every region over them is unmapped. */
+  memMap(buffer: ArrayBufferView | ArrayBuffer, options?: MemoryOptions): MemoryRegion;
+  /** Page-aligned, zeroed, registered memory of the addon's own. */
+  allocate(byteLength: number, options?: MemoryOptions): MemoryRegion;
+  /** A region of exactly `byteLength` bytes (0 allowed) from this thread's pool of registered blocks
+   * (power-of-two capacities, page-aligned, not zeroed): no `ucp_mem_map` when an idle block fits. */
+  acquire(byteLength: number, options?: MemoryOptions): MemoryRegion;
+  configurePool(options: PoolOptions): void;
+  /** One progress cycle from JS; returns the number of UCX events it handled. */
+  progress(): number;
+  stats(): NativeStats;
+}
+
+/** Whether the addon can be used here, and if not, what to do about it. */
+export type Availability = { available: true; info: ContextInfo } | { available: false; reason: string };
+
+const INSTALL_HINT =
+  'The UCX transport needs the native addon, built against the system UCX. On Debian/Ubuntu: ' +
+  '`apt-get install libucx-dev cmake g++ pkg-config`, then `npm run build` (or `npm test`, which builds it) ' +
+  'at the repository root.';
+
+let loaded: NativeAddon | undefined;
+let loadError: Error | undefined;
+
+/** Loads the addon once per thread; throws an Error with code UCX_NOT_AVAILABLE saying what to install. */
+export function loadNative(): NativeAddon {
+  if (loaded) return loaded;
+  if (!loadError) {
+    try {
+      loaded = createRequire(import.meta.url)('@proxystore/ucx-native') as NativeAddon;
+      return loaded;
+    } catch (cause) {
+      const err = new Error(`${INSTALL_HINT} (${(cause as Error).message.split('\n')[0]})`, { cause });
+      (err as Error & { code: string }).code = 'UCX_NOT_AVAILABLE';
+      loadError = err;
+    }
+  }
+  throw loadError;
+}
+
+/** Probes the addon without throwing: for tests that skip with a reason, and for diagnostics. */
+export function ucxAvailability(): Availability {
+  try {
+    return { available: true, info: loadNative().contextInfo() };
+  } catch (err) {
+    return { available: false, reason: (err as Error).message };
+  }
+}
