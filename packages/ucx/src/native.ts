@@ -202,11 +202,15 @@ const INSTALL_HINT =
 let loaded: NativeAddon | undefined;
 let loadError: Error | undefined;
 
-/** Loads the addon once per thread; throws an Error with code UCX_NOT_AVAILABLE saying what to install. */
+/**
+ * Loads the addon once per thread; throws an Error with code UCX_NOT_AVAILABLE saying what to install.
+ * PROXYSTORE_UCX_DISABLE=1 makes it behave as if the addon were absent (to test that path).
+ */
 export function loadNative(): NativeAddon {
   if (loaded) return loaded;
   if (!loadError) {
     try {
+      if (process.env.PROXYSTORE_UCX_DISABLE === '1') throw new Error('disabled by PROXYSTORE_UCX_DISABLE=1');
       loaded = createRequire(import.meta.url)('@proxystore/ucx-native') as NativeAddon;
       return loaded;
     } catch (cause) {
