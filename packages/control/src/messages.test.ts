@@ -84,6 +84,10 @@ describe('control messages', () => {
     expect([...(decodeStatReply(encodeStatReply(new Uint8Array([5, 6]))) ?? [])]).toEqual([5, 6]);
     expect(decodeEmpty(encodeEmpty())).toBeNull();
     expect(decodeIdentity(encodeIdentity(identity))).toEqual(identity);
+    // A UCX server's identity also carries its worker address; an endpoint's has none.
+    const ucx = { ...identity, workerAddress: new Uint8Array([0, 1, 2, 250, 255]) };
+    expect(decodeIdentity(encodeIdentity(ucx))).toEqual(ucx);
+    expect(decodeIdentity(encodeIdentity(identity))).not.toHaveProperty('workerAddress');
     const health = { serving: true, uptimeMs: 99, objects: 3, bytesUsed: 2 ** 35, activeCalls: 7 };
     expect(decodeHealth(encodeHealth(health))).toEqual(health);
     expect(decodePeerInfo(encodePeerInfo(peer))).toEqual(peer);
@@ -98,6 +102,7 @@ describe('control messages', () => {
       [encodePutChunk({ id: 'k', frameLengths: [1, 2], data: [new Uint8Array(3)] }), decodePutChunk],
       [encodeGetChunk({ found: true, frameLengths: [5], data: [new Uint8Array(5)] }), decodeGetChunk],
       [encodeIdentity(identity), decodeIdentity],
+      [encodeIdentity({ ...identity, workerAddress: new Uint8Array(300).fill(7) }), decodeIdentity],
       [encodePeerList([peer, peer]), decodePeerList],
     ] as const;
     for (const [bytes, decode] of good) {

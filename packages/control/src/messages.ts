@@ -68,6 +68,8 @@ export interface IdentityInfo {
   maxObjectSize: number;
   chunkSize: number;
   persistent: boolean;
+  /** The UCX worker address of a UCX server (its data plane); absent for endpoints without one. */
+  workerAddress?: Uint8Array;
 }
 
 export interface HealthInfo {
@@ -100,7 +102,7 @@ const PUT_REPLY: readonly FieldSpec[] = [str, str, u64];
 const GET_CHUNK: readonly FieldSpec[] = [u8, u64s, bytes];
 const BOOL_REPLY: readonly FieldSpec[] = [u8];
 const STAT_REPLY: readonly FieldSpec[] = [u8, bytes];
-const IDENTITY: readonly FieldSpec[] = [str, str, str, str, u64, u64, u64, u64, u64, u32, u8];
+const IDENTITY: readonly FieldSpec[] = [str, str, str, str, u64, u64, u64, u64, u64, u32, u8, bytes];
 const HEALTH: readonly FieldSpec[] = [u8, u64, u64, u64, u32];
 const PEER_INFO: readonly FieldSpec[] = [str, str, str, u64, u8];
 const PEER_LIST: readonly FieldSpec[] = [{ kind: 'tables', fields: PEER_INFO }];
@@ -313,7 +315,9 @@ export function decodeEmpty(buf: Uint8Array): null {
 // ---- Identity, health, peers ------------------------------------------------------------------------
 
 export function encodeIdentity(i: IdentityInfo): Buffer {
-  const b = new Builder(256);
+  const worker = i.workerAddress;
+  const b = new Builder(256 + (worker?.byteLength ?? 0));
+  const workerAddress = worker === undefined ? 0 : bytesVector(b, [worker], worker.byteLength);
   const id = b.createString(i.id);
   const name = b.createString(i.name);
   const address = b.createString(i.address);
@@ -330,12 +334,15 @@ export function encodeIdentity(i: IdentityInfo): Buffer {
   Identity.addMaxObjectSize(b, BigInt(i.maxObjectSize));
   Identity.addChunkSize(b, i.chunkSize);
   Identity.addPersistent(b, i.persistent);
+  if (workerAddress) Identity.addWorkerAddress(b, workerAddress);
   return finish(b, Identity.endIdentity(b));
 }
 
 export function decodeIdentity(buf: Uint8Array): IdentityInfo {
   return decode(buf, IDENTITY, 'Identity', (bb) => {
     const t = Identity.getRootAsIdentity(bb);
+    // A copy: the caller keeps the address after the message buffer goes (grpc-js may reuse it).
+    const worker = t.workerAddressArray();
     return {
       id: t.id() ?? '',
       name: t.name() ?? '',
@@ -348,6 +355,7 @@ export function decodeIdentity(buf: Uint8Array): IdentityInfo {
       maxObjectSize: toNumber(t.maxObjectSize(), 'max_object_size'),
       chunkSize: t.chunkSize(),
       persistent: t.persistent(),
+      ...(worker === null ? {} : { workerAddress: worker.slice() }),
     };
   });
 }

@@ -660,8 +660,27 @@ persistent():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * The UCX worker address of a UCX server (@proxystore/ucx), so a client can reach its data plane;
+ * empty for endpoints without one.
+ */
+workerAddress(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+workerAddressLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+workerAddressArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startIdentity(builder:flatbuffers.Builder) {
-  builder.startObject(11);
+  builder.startObject(12);
 }
 
 static addId(builder:flatbuffers.Builder, idOffset:flatbuffers.Offset) {
@@ -708,6 +727,22 @@ static addPersistent(builder:flatbuffers.Builder, persistent:boolean) {
   builder.addFieldInt8(10, +persistent, +false);
 }
 
+static addWorkerAddress(builder:flatbuffers.Builder, workerAddressOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(11, workerAddressOffset, 0);
+}
+
+static createWorkerAddressVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startWorkerAddressVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
 static endIdentity(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -721,7 +756,7 @@ static finishSizePrefixedIdentityBuffer(builder:flatbuffers.Builder, offset:flat
   builder.finish(offset, undefined, true);
 }
 
-static createIdentity(builder:flatbuffers.Builder, idOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, startedMs:bigint, objects:bigint, bytesUsed:bigint, bytesLimit:bigint, maxObjectSize:bigint, chunkSize:number, persistent:boolean):flatbuffers.Offset {
+static createIdentity(builder:flatbuffers.Builder, idOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset, addressOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, startedMs:bigint, objects:bigint, bytesUsed:bigint, bytesLimit:bigint, maxObjectSize:bigint, chunkSize:number, persistent:boolean, workerAddressOffset:flatbuffers.Offset):flatbuffers.Offset {
   Identity.startIdentity(builder);
   Identity.addId(builder, idOffset);
   Identity.addName(builder, nameOffset);
@@ -734,6 +769,7 @@ static createIdentity(builder:flatbuffers.Builder, idOffset:flatbuffers.Offset, 
   Identity.addMaxObjectSize(builder, maxObjectSize);
   Identity.addChunkSize(builder, chunkSize);
   Identity.addPersistent(builder, persistent);
+  Identity.addWorkerAddress(builder, workerAddressOffset);
   return Identity.endIdentity(builder);
 }
 }
