@@ -1,5 +1,5 @@
 // Module entry: registers the wrapped classes and the functions the addon exports. Everything the
-// addon exports is declared, with types, in packages/ucx/src/native.ts (to come; see README.md).
+// addon exports is declared, with types, in packages/ucx/src/native.ts.
 #include "addon_data.h"
 #include "endpoint.h"
 #include "listener.h"
@@ -41,6 +41,18 @@ Napi::Value Progress(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), Worker::Get(info.Env())->ProgressFromJs());
 }
 
+Napi::Value ConfigurePool(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "configurePool({ maxIdleBytes? })");
+  Napi::Value max = info[0].As<Napi::Object>().Get("maxIdleBytes");
+  if (!max.IsUndefined()) {
+    double d = max.IsNumber() ? max.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0)) throw Napi::RangeError::New(env, "configurePool: maxIdleBytes must be a non-negative number");
+    Worker::Get(env)->pool().SetMaxIdleBytes(static_cast<uint64_t>(d));
+  }
+  return env.Undefined();
+}
+
 Napi::Value Stats(const Napi::CallbackInfo& info) { return Worker::Get(info.Env())->Stats(info.Env()); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -65,6 +77,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listen", Napi::Function::New<Listener::Listen>(env, "listen"));
   exports.Set("connect", Napi::Function::New<Endpoint::Connect>(env, "connect"));
   exports.Set("connectAddress", Napi::Function::New<Endpoint::ConnectAddress>(env, "connectAddress"));
+  exports.Set("connectAddressSync", Napi::Function::New<Endpoint::ConnectAddressSync>(env, "connectAddressSync"));
+  exports.Set("acquire", Napi::Function::New<MemoryRegion::Acquire>(env, "acquire"));
+  exports.Set("configurePool", Napi::Function::New<ConfigurePool>(env, "configurePool"));
   exports.Set("memMap", Napi::Function::New<MemoryRegion::MemMap>(env, "memMap"));
   exports.Set("allocate", Napi::Function::New<MemoryRegion::Allocate>(env, "allocate"));
   exports.Set("progress", Napi::Function::New<Progress>(env, "progress"));

@@ -13,6 +13,7 @@ Napi::Function Endpoint::Define(Napi::Env env) {
                      {
                          InstanceMethod<&Endpoint::AmSend>("amSend"),
                          InstanceMethod<&Endpoint::Get>("get"),
+                         InstanceMethod<&Endpoint::GetSync>("getSync"),
                          InstanceMethod<&Endpoint::Put>("put"),
                          InstanceMethod<&Endpoint::Flush>("flush"),
                          InstanceMethod<&Endpoint::UnpackRkey>("unpackRkey"),
@@ -195,10 +196,9 @@ Napi::Value Endpoint::AmSend(const Napi::CallbackInfo& info) {
 Napi::Value Endpoint::Get(const Napi::CallbackInfo& info) { return Rma(info, true); }
 Napi::Value Endpoint::Put(const Napi::CallbackInfo& info) { return Rma(info, false); }
 
-// get|put(region, offset, length, remoteAddress: bigint, rkey, { timeoutMs? }) -> Promise<void>
-Napi::Value Endpoint::Rma(const Napi::CallbackInfo& info, bool is_get) {
+// Validated arguments of get/getSync/put: (region, offset, length, remoteAddress: bigint, rkey, options).
+Endpoint::RmaArgs Endpoint::ParseRma(const Napi::CallbackInfo& info, const char* what) {
   Napi::Env env = info.Env();
-  const char* what = is_get ? "get" : "put";
   AddonData* data = Data(env);
   if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(data->region_ctor.Value())) {
     throw Napi::TypeError::New(env, std::string(what) + ": first argument must be a MemoryRegion");
@@ -209,36 +209,99 @@ Napi::Value Endpoint::Rma(const Napi::CallbackInfo& info, bool is_get) {
   if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBigInt()) {
     throw Napi::TypeError::New(env, std::string(what) + ": offset and length are numbers, remoteAddress a bigint");
   }
-  MemoryRegion* region = MemoryRegion::Unwrap(info[0].As<Napi::Object>());
-  RemoteKey* rkey = RemoteKey::Unwrap(info[4].As<Napi::Object>());
+  RmaArgs a;
+  a.region = MemoryRegion::Unwrap(info[0].As<Napi::Object>());
+  a.rkey = RemoteKey::Unwrap(info[4].As<Napi::Object>());
   int64_t offset = info[1].As<Napi::Number>().Int64Value();
   int64_t length = info[2].As<Napi::Number>().Int64Value();
   bool lossless = true;
-  uint64_t remote = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
-  if (!region->mapped()) throw Napi::Error::New(env, std::string(what) + ": region is unmapped");
-  if (offset < 0 || length < 0 || static_cast<uint64_t>(offset + length) > region->length()) {
+  a.remote = info[3].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!a.region->mapped()) throw Napi::Error::New(env, std::string(what) + ": region is unmapped or released");
+  if (offset < 0 || length < 0 || static_cast<uint64_t>(offset + length) > a.region->length()) {
     throw Napi::RangeError::New(env, std::string(what) + ": offset/length outside the region");
   }
-  Napi::Value rejected = RejectIfUnusable(env, what);
-  if (!rejected.IsEmpty()) return rejected;
+  a.offset = static_cast<size_t>(offset);
+  a.length = static_cast<size_t>(length);
+  a.timeout_ms = TimeoutOption(info[5]);
+  return a;
+}
+
+void Endpoint::CheckRkey(Napi::Env env, RemoteKey* rkey, const char* what) {
   if (rkey->handle() == nullptr || rkeys_.count(rkey) == 0) {
     throw Napi::Error::New(env, std::string(what) + ": rkey is destroyed or belongs to another endpoint");
   }
+}
 
-  Op* op = worker_->NewOp(is_get ? Op::kGet : Op::kPut, what, this, TimeoutOption(info[5]));
+// get|put(region, offset, length, remoteAddress: bigint, rkey, { timeoutMs? }) -> Promise<void>
+Napi::Value Endpoint::Rma(const Napi::CallbackInfo& info, bool is_get) {
+  Napi::Env env = info.Env();
+  const char* what = is_get ? "get" : "put";
+  RmaArgs a = ParseRma(info, what);
+  Napi::Value rejected = RejectIfUnusable(env, what);
+  if (!rejected.IsEmpty()) return rejected;
+  CheckRkey(env, a.rkey, what);
+
+  Op* op = worker_->NewOp(is_get ? Op::kGet : Op::kPut, what, this, a.timeout_ms);
   op->keep.push_back(Napi::Persistent(info[0].As<Napi::Object>()));
   op->keep.push_back(Napi::Persistent(info[4].As<Napi::Object>()));
-  op->region = region;
-  region->Pin();
+  op->region = a.region;
+  a.region->Pin();
   ucp_request_param_t p{};
   p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMH;
   p.cb.send = Worker::OnSendComplete;
   p.user_data = op;
-  p.memh = region->memh();
-  void* local = region->data() + offset;
-  ucs_status_ptr_t ptr = is_get ? ucp_get_nbx(ep_, local, static_cast<size_t>(length), remote, rkey->handle(), &p)
-                                : ucp_put_nbx(ep_, local, static_cast<size_t>(length), remote, rkey->handle(), &p);
+  p.memh = a.region->memh();
+  void* local = a.region->data() + a.offset;
+  ucs_status_ptr_t ptr = is_get ? ucp_get_nbx(ep_, local, a.length, a.remote, a.rkey->handle(), &p)
+                                : ucp_put_nbx(ep_, local, a.length, a.remote, a.rkey->handle(), &p);
   return worker_->Start(op, ptr);
+}
+
+// getSync(region, offset, length, remoteAddress, rkey, { timeoutMs? }) -> undefined; throws typed errors.
+// Progresses this thread's worker without returning to the event loop until the get is done.
+Napi::Value Endpoint::GetSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* what = "getSync";
+  RmaArgs a = ParseRma(info, what);
+  if (failed_ != UCS_OK) throw MakeError(env, CodeFor(failed_, connecting_), failed_, what);
+  if (ep_ == nullptr) {
+    Napi::Error err = Napi::Error::New(env, "getSync: endpoint is closed");
+    err.Set("code", Napi::String::New(env, kClosed));
+    throw err;
+  }
+  CheckRkey(env, a.rkey, what);
+
+  Op* op = worker_->NewOp(Op::kGet, what, this, 0);
+  op->sync = true;
+  op->deferred.Resolve(env.Undefined());  // nobody awaits it: free the promise's handle now
+  op->keep.push_back(Napi::Persistent(info[0].As<Napi::Object>()));
+  op->keep.push_back(Napi::Persistent(info[4].As<Napi::Object>()));
+  op->region = a.region;
+  a.region->Pin();
+  ucp_request_param_t p{};
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMH;
+  p.cb.send = Worker::OnSendComplete;
+  p.user_data = op;
+  p.memh = a.region->memh();
+  ucs_status_ptr_t ptr = ucp_get_nbx(ep_, a.region->data() + a.offset, a.length, a.remote, a.rkey->handle(), &p);
+  ucs_status_t status;
+  if (ptr == nullptr) {
+    status = UCS_OK;
+  } else if (UCS_PTR_IS_ERR(ptr)) {
+    status = UCS_PTR_STATUS(ptr);
+  } else {
+    op->request = ptr;
+    status = worker_->WaitSync(op, a.timeout_ms);
+  }
+  bool abandoned = op->abandoned;
+  if (!abandoned) worker_->FinishSync(op);  // deletes op
+  if (status == UCS_OK) {
+    connecting_ = false;  // a completed read proves wireup (connectAddressSync endpoints)
+    return env.Undefined();
+  }
+  ucs_status_t reported = status;
+  if (status != UCS_ERR_TIMED_OUT && failed_ != UCS_OK) reported = failed_;
+  throw MakeError(env, CodeFor(reported, connecting_), reported, what);
 }
 
 Napi::Value Endpoint::Flush(const Napi::CallbackInfo& info) {
@@ -332,6 +395,24 @@ Napi::Value Endpoint::Connect(const Napi::CallbackInfo& info) {
   params.sockaddr.addr = addr.get();
   params.sockaddr.addrlen = addr.length;
   return StartConnect(env, worker, params, opts, Napi::Value());
+}
+
+// connectAddressSync(bytes, { errorMode? }) -> Endpoint at once. Operations posted before wireup wait
+// inside UCX; a failed wireup fails them (and the endpoint, in errorMode 'peer').
+Napi::Value Endpoint::ConnectAddressSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes address = GetBytes(info[0], "worker address");
+  if (address.length == 0) throw Napi::TypeError::New(env, "connectAddressSync: empty worker address");
+  bool peer_errors = PeerErrorsOption(info[1]);
+  Worker* worker = Worker::Get(env);
+  ucp_ep_params_t params{};
+  params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS;
+  params.address = reinterpret_cast<const ucp_address_t*>(address.data);
+  Napi::Object obj;
+  Endpoint* endpoint = Endpoint::Create(env, worker, &obj);
+  endpoint->Open(params, peer_errors);  // throws typed errors; UCX copies the address
+  worker->Kick();  // wireup needs progress
+  return obj;
 }
 
 Napi::Value Endpoint::ConnectAddress(const Napi::CallbackInfo& info) {

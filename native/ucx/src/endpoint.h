@@ -22,6 +22,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   // connect({ host, port, timeoutMs? }) and connectAddress(bytes, { timeoutMs? }) -> Promise<Endpoint>
   static Napi::Value Connect(const Napi::CallbackInfo& info);
   static Napi::Value ConnectAddress(const Napi::CallbackInfo& info);
+  static Napi::Value ConnectAddressSync(const Napi::CallbackInfo& info);
 
   explicit Endpoint(const Napi::CallbackInfo& info);
   ~Endpoint() override;
@@ -55,7 +56,18 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::Value RejectIfUnusable(Napi::Env env, const char* what);
 
   Napi::Value AmSend(const Napi::CallbackInfo& info);
+  struct RmaArgs {
+    MemoryRegion* region = nullptr;
+    RemoteKey* rkey = nullptr;
+    size_t offset = 0;
+    size_t length = 0;
+    uint64_t remote = 0;
+    double timeout_ms = 0;
+  };
+  static RmaArgs ParseRma(const Napi::CallbackInfo& info, const char* what);
+  void CheckRkey(Napi::Env env, RemoteKey* rkey, const char* what);
   Napi::Value Get(const Napi::CallbackInfo& info);
+  Napi::Value GetSync(const Napi::CallbackInfo& info);
   Napi::Value Put(const Napi::CallbackInfo& info);
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value UnpackRkey(const Napi::CallbackInfo& info);

@@ -14,67 +14,172 @@ Napi::Function MemoryRegion::Define(Napi::Env env) {
                      {
                          InstanceMethod<&MemoryRegion::PackRkey>("packRkey"),
                          InstanceMethod<&MemoryRegion::UnmapJs>("unmap"),
+                         InstanceMethod<&MemoryRegion::ReleaseJs>("release"),
                          InstanceAccessor<&MemoryRegion::BufferGetter>("buffer"),
                          InstanceAccessor<&MemoryRegion::ByteOffsetGetter>("byteOffset"),
                          InstanceAccessor<&MemoryRegion::LengthGetter>("byteLength"),
                          InstanceAccessor<&MemoryRegion::AddressGetter>("address"),
+                         InstanceAccessor<&MemoryRegion::PooledGetter>("pooled"),
                      });
 }
 
 MemoryRegion::MemoryRegion(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MemoryRegion>(info) {
   if (!IsInternalConstruct(info)) {
-    throw Napi::TypeError::New(info.Env(), "MemoryRegion objects come from memMap() or allocate()");
+    throw Napi::TypeError::New(info.Env(), "MemoryRegion objects come from memMap(), allocate() or acquire()");
   }
 }
 
 MemoryRegion::~MemoryRegion() { Unmap(); }
 
-Napi::Value MemoryRegion::Wrap(Napi::Env env, Worker* worker, Napi::ArrayBuffer buffer, size_t offset,
-                               size_t length) {
+namespace {
+
+// options.memoryType: 'host' (default) passes; 'cuda' is refused, saying whether this UCX build could
+// move CUDA memory at all; anything else is a TypeError.
+void CheckMemoryType(Napi::Env env, Napi::Value options, Worker* worker, const char* what) {
+  if (options.IsUndefined() || options.IsNull()) return;
+  if (!options.IsObject()) throw Napi::TypeError::New(env, std::string(what) + ": options must be an object");
+  Napi::Value type = options.As<Napi::Object>().Get("memoryType");
+  if (type.IsUndefined()) return;
+  std::string name = type.IsString() ? type.As<Napi::String>().Utf8Value() : "";
+  if (name == "host") return;
+  if (name != "cuda") throw Napi::TypeError::New(env, std::string(what) + ": memoryType must be 'host' or 'cuda'");
+  bool cuda = worker->context().supports(UCS_MEMORY_TYPE_CUDA);
+  std::string types;
+  for (const std::string& t : worker->context().memory_types()) types += (types.empty() ? "" : ", ") + t;
+  std::string message = std::string(what) + ": memoryType 'cuda': " +
+                        (cuda ? "this UCX build (" + std::string(ucp_get_version_string()) + ") supports CUDA memory, "
+                              : "this UCX build (" + std::string(ucp_get_version_string()) +
+                                    ") does not support CUDA memory (memory types: " + types + "), ") +
+                        "and GPU buffers are not supported by this addon yet";
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, "UCX_MEMORY_TYPE_UNSUPPORTED"));
+  throw err;
+}
+
+int64_t LengthArg(const Napi::CallbackInfo& info, const char* what, bool allow_zero) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, std::string(what) + "(byteLength)");
+  double d = info[0].As<Napi::Number>().DoubleValue();
+  if (!(d >= (allow_zero ? 0 : 1)) || d != static_cast<double>(static_cast<int64_t>(d)) || d > 9007199254740991.0) {
+    throw Napi::RangeError::New(env, std::string(what) + ": byteLength must be a " +
+                                         (allow_zero ? "non-negative" : "positive") + " integer");
+  }
+  return static_cast<int64_t>(d);
+}
+
+// The finalizer of a pooled region's external buffer: the block goes back unless release() sent it
+// back already, and the lease ends.
+void FinalizePooledBuffer(napi_env env, void* /*data*/, void* hint) {
+  auto* lease = static_cast<PoolLease*>(hint);
+  if (lease->pool != nullptr) lease->pool->Return(lease, env);
+  Pool::End(lease);
+}
+
+}  // namespace
+
+Napi::Object MemoryRegion::NewObject(Napi::Env env, Worker* worker, Kind kind) {
   Napi::Object obj = Data(env)->region_ctor.New({Napi::External<void>::New(env, nullptr)});
   MemoryRegion* self = Unwrap(obj);
   self->worker_ = worker;
   self->context_ = worker->context_ptr();
-  self->data_ = static_cast<uint8_t*>(buffer.Data()) + offset;
-  self->length_ = length;
-  self->byte_offset_ = offset;
-  ucp_mem_map_params_t params{};
-  params.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH |
-                      UCP_MEM_MAP_PARAM_FIELD_MEMORY_TYPE;
-  params.address = self->data_;
-  params.length = length;
-  params.memory_type = UCS_MEMORY_TYPE_HOST;
-  Check(env, ucp_mem_map(self->context_->handle(), &params, &self->memh_), "ucp_mem_map");
-  self->buffer_ = Napi::Persistent(buffer);
-  worker->AddRegion(self);
+  self->kind_ = kind;
   return obj;
 }
 
-// memMap(ArrayBuffer | ArrayBufferView): registers those bytes in place. The buffer must not be
-// detached (transferred) while mapped.
+// memMap(ArrayBuffer | ArrayBufferView): registers those bytes in place, through the registration
+// cache. The buffer must not be detached (transferred) while mapped.
 Napi::Value MemoryRegion::MemMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Bytes bytes = GetBytes(info[0], "memMap argument");
+  Worker* worker = Worker::Get(env);
+  CheckMemoryType(env, info[1], worker, "memMap");
   if (bytes.length == 0) throw Napi::RangeError::New(env, "memMap: cannot register 0 bytes");
-  return Wrap(env, Worker::Get(env), bytes.buffer, bytes.byte_offset, bytes.length);
+  ucp_mem_h memh = worker->RegAcquire(env, bytes.data, bytes.length);
+  Napi::Object obj = NewObject(env, worker, kMapped);
+  MemoryRegion* self = Unwrap(obj);
+  self->memh_ = memh;
+  self->data_ = bytes.data;
+  self->length_ = bytes.length;
+  self->byte_offset_ = bytes.byte_offset;
+  self->buffer_ = Napi::Persistent(bytes.buffer);
+  worker->AddRegion(self);
+  return obj;
 }
 
 // allocate(byteLength): page-aligned memory owned by an ArrayBuffer, zero-filled, then registered.
 Napi::Value MemoryRegion::Allocate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "allocate(byteLength)");
-  int64_t length = info[0].As<Napi::Number>().Int64Value();
-  if (length <= 0) throw Napi::RangeError::New(env, "allocate: byteLength must be positive");
+  int64_t length = LengthArg(info, "allocate", false);
   Worker* worker = Worker::Get(env);
+  CheckMemoryType(env, info[1], worker, "allocate");
   void* memory = AlignedAlloc(static_cast<size_t>(length));
   if (memory == nullptr) throw Napi::Error::New(env, "allocate: out of memory");
   std::memset(memory, 0, static_cast<size_t>(length));
   Napi::ArrayBuffer buffer = AdoptBuffer(env, memory, static_cast<size_t>(length));
-  return Wrap(env, worker, buffer, 0, static_cast<size_t>(length));
+  ucp_mem_h memh = worker->MemMap(env, buffer.Data(), static_cast<size_t>(length));
+  Napi::Object obj = NewObject(env, worker, kAllocated);
+  MemoryRegion* self = Unwrap(obj);
+  self->memh_ = memh;
+  self->data_ = static_cast<uint8_t*>(buffer.Data());
+  self->length_ = static_cast<size_t>(length);
+  self->buffer_ = Napi::Persistent(buffer);
+  worker->AddRegion(self);
+  return obj;
+}
+
+// acquire(byteLength): exactly byteLength bytes (0 allowed) at the start of a pooled block, exposed
+// as an external ArrayBuffer over the block (no copy), not zeroed.
+Napi::Value MemoryRegion::Acquire(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t length = LengthArg(info, "acquire", true);
+  Worker* worker = Worker::Get(env);
+  CheckMemoryType(env, info[1], worker, "acquire");
+  PoolLease* lease = worker->pool().Acquire(env, static_cast<size_t>(length));
+  PoolBlock* block = lease->block;
+  napi_value ab = nullptr;
+  bool copied = false;
+  if (napi_create_external_arraybuffer(env, block->base, static_cast<size_t>(length), FinalizePooledBuffer, lease,
+                                       &ab) != napi_ok) {
+    // Runtimes with the V8 sandbox refuse external buffers: the block then lives as long as the region
+    // object, and `buffer` reads are copies (RMA still lands in the block).
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+    copied = true;
+    ab = Napi::ArrayBuffer::New(env, 0);
+  }
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(block->capacity));
+  Napi::Object obj = NewObject(env, worker, kPooled);
+  MemoryRegion* self = Unwrap(obj);
+  self->memh_ = block->memh;
+  self->data_ = block->base;
+  self->length_ = static_cast<size_t>(length);
+  self->buffer_ = Napi::Persistent(Napi::ArrayBuffer(env, ab));
+  self->lease_ = lease;
+  self->copied_ = copied;
+  worker->AddRegion(self);
+  return obj;
 }
 
 void MemoryRegion::Unmap() {
-  if (memh_ != nullptr && context_) ucp_mem_unmap(context_->handle(), memh_);
+  if (kind_ == kPooled) {
+    // The block itself goes back from release() or the buffer's finalizer; this object only lets go,
+    // except in the copying fallback where it owns the lease.
+    if (copied_ && lease_ != nullptr) {
+      if (lease_->pool != nullptr) lease_->pool->Return(lease_, worker_ != nullptr ? worker_->env() : nullptr);
+      Pool::End(lease_);
+    }
+    lease_ = nullptr;
+  } else if (memh_ != nullptr) {
+    if (kind_ == kMapped && worker_ != nullptr) {
+      worker_->RegRelease(data_, length_);
+    } else if (context_) {
+      ucp_mem_unmap(context_->handle(), memh_);
+    }
+  }
   memh_ = nullptr;
   if (worker_ != nullptr) worker_->RemoveRegion(this);
   worker_ = nullptr;
@@ -86,19 +191,45 @@ void MemoryRegion::Release() {
   context_.reset();
 }
 
-Napi::Value MemoryRegion::UnmapJs(const Napi::CallbackInfo& info) {
-  if (pins_ > 0) {
-    Napi::Error err = Napi::Error::New(info.Env(), "unmap: " + std::to_string(pins_) + " operation(s) still use this region");
-    err.Set("code", Napi::String::New(info.Env(), "UCX_BUSY"));
-    throw err;
+void MemoryRegion::CheckNotBusy(Napi::Env env, const char* what) {
+  if (pins_ <= 0) return;
+  Napi::Error err = Napi::Error::New(env, std::string(what) + ": " + std::to_string(pins_) +
+                                              " operation(s) still use this region");
+  err.Set("code", Napi::String::New(env, "UCX_BUSY"));
+  throw err;
+}
+
+Napi::Value MemoryRegion::ReleaseJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (kind_ != kPooled) return UnmapJs(info);
+  if (lease_ == nullptr) return env.Undefined();  // released already (or torn down)
+  CheckNotBusy(env, "release");
+  PoolLease* lease = lease_;
+  lease_ = nullptr;
+  if (!copied_ && !buffer_.IsEmpty()) {
+    // Every view of the block becomes empty before the block can be handed out again. The finalizer
+    // that detaching triggers finds the lease returned and only ends it.
+    Napi::ArrayBuffer ab = buffer_.Value();
+    if (!ab.IsDetached()) ab.Detach();
   }
+  if (lease->pool != nullptr) lease->pool->Return(lease, env);
+  if (copied_) Pool::End(lease);
+  memh_ = nullptr;
+  if (worker_ != nullptr) worker_->RemoveRegion(this);
+  worker_ = nullptr;
+  return env.Undefined();
+}
+
+Napi::Value MemoryRegion::UnmapJs(const Napi::CallbackInfo& info) {
+  if (kind_ == kPooled) return ReleaseJs(info);
+  CheckNotBusy(info.Env(), "unmap");
   Unmap();
   return info.Env().Undefined();
 }
 
 Napi::Value MemoryRegion::PackRkey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (memh_ == nullptr) throw Napi::Error::New(env, "packRkey: region is unmapped");
+  if (memh_ == nullptr) throw Napi::Error::New(env, "packRkey: region is unmapped or released");
   void* packed = nullptr;
   size_t size = 0;
   Check(env, ucp_rkey_pack(context_->handle(), memh_, &packed, &size), "ucp_rkey_pack");
@@ -109,7 +240,13 @@ Napi::Value MemoryRegion::PackRkey(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value MemoryRegion::BufferGetter(const Napi::CallbackInfo& info) {
-  if (buffer_.IsEmpty()) return info.Env().Undefined();
+  Napi::Env env = info.Env();
+  if (copied_ && lease_ != nullptr && lease_->pool != nullptr) {
+    Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, length_);
+    if (length_ > 0) std::memcpy(copy.Data(), data_, length_);
+    return copy;
+  }
+  if (buffer_.IsEmpty()) return env.Undefined();
   return buffer_.Value();
 }
 
@@ -123,6 +260,10 @@ Napi::Value MemoryRegion::LengthGetter(const Napi::CallbackInfo& info) {
 
 Napi::Value MemoryRegion::AddressGetter(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data_)));
+}
+
+Napi::Value MemoryRegion::PooledGetter(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), kind_ == kPooled);
 }
 
 // ---- RemoteKey ----

@@ -14,9 +14,11 @@ class Endpoint;
 class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
  public:
   static Napi::Function Define(Napi::Env env);
-  // memMap(ArrayBuffer | ArrayBufferView) and allocate(byteLength) -> MemoryRegion
+  // memMap(ArrayBuffer | ArrayBufferView, { memoryType? }), allocate(byteLength, { memoryType? }) and
+  // acquire(byteLength, { memoryType? }) -> MemoryRegion
   static Napi::Value MemMap(const Napi::CallbackInfo& info);
   static Napi::Value Allocate(const Napi::CallbackInfo& info);
+  static Napi::Value Acquire(const Napi::CallbackInfo& info);
 
   explicit MemoryRegion(const Napi::CallbackInfo& info);
   ~MemoryRegion() override;
@@ -30,23 +32,33 @@ class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
   void Release();  // worker teardown
 
  private:
-  static Napi::Value Wrap(Napi::Env env, Worker* worker, Napi::ArrayBuffer buffer, size_t offset, size_t length);
+  enum Kind { kMapped, kAllocated, kPooled };
+  static Napi::Object NewObject(Napi::Env env, Worker* worker, Kind kind);
   void Unmap();
+  // Throws UCX_BUSY while an RMA operation uses the region.
+  void CheckNotBusy(Napi::Env env, const char* what);
   Napi::Value UnmapJs(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseJs(const Napi::CallbackInfo& info);
   Napi::Value PackRkey(const Napi::CallbackInfo& info);
   Napi::Value BufferGetter(const Napi::CallbackInfo& info);
   Napi::Value ByteOffsetGetter(const Napi::CallbackInfo& info);
   Napi::Value LengthGetter(const Napi::CallbackInfo& info);
   Napi::Value AddressGetter(const Napi::CallbackInfo& info);
+  Napi::Value PooledGetter(const Napi::CallbackInfo& info);
 
   Worker* worker_ = nullptr;
   std::shared_ptr<Context> context_;
+  Kind kind_ = kMapped;
   ucp_mem_h memh_ = nullptr;
   uint8_t* data_ = nullptr;
   size_t length_ = 0;
   size_t byte_offset_ = 0;
   int pins_ = 0;
   Napi::Reference<Napi::ArrayBuffer> buffer_;  // keeps the mapped bytes alive
+  // Pooled: the block's lease. With external buffers the buffer's finalizer ends it; in the copying
+  // fallback (`copied_`) this object does, and `buffer` reads are copies of the block.
+  PoolLease* lease_ = nullptr;
+  bool copied_ = false;
 };
 
 class RemoteKey : public Napi::ObjectWrap<RemoteKey> {

@@ -7,6 +7,11 @@
 #include "memory.h"
 #include "status.h"
 
+#include <poll.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -58,6 +63,7 @@ Worker::Worker(Napi::Env env) : env_(env) {
   idle_->data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(idle_));
   async_ = std::make_unique<Napi::AsyncContext>(env, "ProxyStoreUcxWorker");
+  pool_ = std::make_unique<Pool>(context_->handle(), &stats_.mem_maps);
   napi_add_env_cleanup_hook(env, Cleanup, this);
   Kick();  // the first cycle arms the event fd
 }
@@ -80,6 +86,10 @@ void Worker::Teardown() {
   }
   for (Listener* l : std::unordered_set<Listener*>(listeners_)) l->Release();
   for (MemoryRegion* r : std::unordered_set<MemoryRegion*>(regions_)) r->Release();
+  // Pool blocks still held by JS buffers are unmapped too: no JS runs in this environment any more.
+  pool_->Teardown();
+  for (auto& [key, entry] : reg_cache_) ucp_mem_unmap(context_->handle(), entry.memh);
+  reg_cache_.clear();
   // Forced closes complete outstanding requests; give UCX a bounded number of turns to finish them.
   for (int i = 0; i < 1000 && ucp_worker_progress(handle_) != 0; ++i) {
   }
@@ -250,6 +260,12 @@ void Worker::OnSendComplete(void* request, ucs_status_t status, void* user_data)
   auto* op = static_cast<Op*>(user_data);
   op->request = nullptr;
   ucp_request_free(request);
+  if (op->sync && !op->abandoned) {
+    // getSync's own completion: seen by WaitSync's loop, never by the JS event queue.
+    op->sync_done = true;
+    op->sync_status = status;
+    return;
+  }
   Event ev{};
   ev.kind = Event::kOpDone;
   ev.op = op;
@@ -277,8 +293,9 @@ void Worker::Settle(Op* op, ucs_status_t status) {
   Napi::Env env = env_;
   if (status == UCS_OK || op->kind == Op::kClose) {
     Napi::Value value = env.Undefined();
+    // A completed operation proves wireup (endpoints from connectAddressSync start 'connecting').
+    if (op->endpoint != nullptr && op->kind != Op::kClose) op->endpoint->SetConnected();
     if (op->kind == Op::kConnect) {
-      op->endpoint->SetConnected();
       value = op->endpoint->Value();
     }
     op->deferred.Resolve(value);
@@ -303,6 +320,105 @@ void Worker::MaybeDelete(Op* op) {
   if (op->timer != nullptr) CloseHandle(op->timer);
   if (op->region != nullptr) op->region->Unpin();
   delete op;
+}
+
+// ---- blocking mode ----
+
+namespace {
+double NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+}  // namespace
+
+ucs_status_t Worker::WaitSync(Op* op, double timeout_ms) {
+  double deadline = timeout_ms > 0 ? NowMs() + timeout_ms : 0;
+  bool timed_out = false;
+  while (!op->sync_done) {
+    if (ucp_worker_progress(handle_) != 0) {
+      ++stats_.progress_calls;
+      continue;
+    }
+    // Rendezvous AM receives that arrived meanwhile are started (no JS); their events wait.
+    StartRndvRecvs();
+    if (op->sync_done) break;
+    int wait_ms = -1;
+    if (deadline > 0) {
+      double left = deadline - NowMs();
+      if (left <= 0) {
+        timed_out = true;
+        break;
+      }
+      wait_ms = static_cast<int>(std::ceil(left));
+    }
+    ucs_status_t armed = ucp_worker_arm(handle_);
+    if (armed == UCS_ERR_BUSY) continue;  // events arrived between progress and arm
+    if (armed != UCS_OK) {
+      // Cannot sleep on the fd: fall back to progressing (bounded by the deadline).
+      continue;
+    }
+    pollfd pfd{efd_, POLLIN, 0};
+    int n = ::poll(&pfd, 1, wait_ms);
+    if (n < 0 && errno != EINTR) break;
+  }
+  // Anything queued meanwhile (AMs, other completions, endpoint errors) is dispatched by the next cycle;
+  // the fd may also have been drained by this loop, so do not wait for it to wake the loop.
+  Kick();
+  if (op->sync_done) return op->sync_status;
+  op->abandoned = true;
+  // Best effort, as in the async path: UCX keeps the request (and the region stays pinned) until it
+  // gives it back; its completion then ends the op through the event queue (settled already).
+  if (op->request != nullptr) ucp_request_cancel(handle_, op->request);
+  op->settled = true;
+  Unref();
+  return timed_out ? UCS_ERR_TIMED_OUT : UCS_ERR_IO_ERROR;  // IO_ERROR: poll() failed
+}
+
+void Worker::FinishSync(Op* op) {
+  op->ucx_done = true;
+  if (!op->settled) {
+    op->settled = true;
+    Unref();
+  }
+  MaybeDelete(op);
+}
+
+// ---- memory registration ----
+
+ucp_mem_h Worker::MemMap(Napi::Env env, void* address, size_t length) {
+  ucp_mem_map_params_t params{};
+  params.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH |
+                      UCP_MEM_MAP_PARAM_FIELD_MEMORY_TYPE;
+  params.address = address;
+  params.length = length;
+  params.memory_type = UCS_MEMORY_TYPE_HOST;
+  ucp_mem_h memh = nullptr;
+  ++stats_.mem_maps;
+  Check(env, ucp_mem_map(context_->handle(), &params, &memh), "ucp_mem_map");
+  return memh;
+}
+
+ucp_mem_h Worker::RegAcquire(Napi::Env env, uint8_t* address, size_t length) {
+  auto key = std::make_pair(reinterpret_cast<uintptr_t>(address), length);
+  auto it = reg_cache_.find(key);
+  if (it != reg_cache_.end()) {
+    ++it->second.refs;
+    ++stats_.reg_cache_hits;
+    return it->second.memh;
+  }
+  ucp_mem_h memh = MemMap(env, address, length);
+  reg_cache_.emplace(key, RegEntry{memh, 1});
+  return memh;
+}
+
+void Worker::RegRelease(uint8_t* address, size_t length) {
+  auto it = reg_cache_.find(std::make_pair(reinterpret_cast<uintptr_t>(address), length));
+  if (it == reg_cache_.end()) return;
+  if (--it->second.refs == 0) {
+    ucp_mem_unmap(context_->handle(), it->second.memh);
+    reg_cache_.erase(it);
+  }
 }
 
 // ---- active messages ----
@@ -466,6 +582,15 @@ Napi::Value Worker::Stats(Napi::Env env) {
   o.Set("regions", Napi::Number::New(env, static_cast<double>(regions_.size())));
   o.Set("pendingOps", Napi::Number::New(env, static_cast<double>(ops_.size())));
   o.Set("refs", Napi::Number::New(env, refs_));
+  auto num = [&](const char* name, uint64_t v) { o.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
+  num("memMaps", stats_.mem_maps);
+  num("regCacheHits", stats_.reg_cache_hits);
+  const PoolStats& p = pool_->stats();
+  num("poolHits", p.hits);
+  num("poolMisses", p.misses);
+  num("poolIdleBytes", p.idle_bytes);
+  num("poolInUseBytes", p.in_use_bytes);
+  num("poolTrimmedBytes", p.trimmed_bytes);
   return o;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "context.h"
+#include "pool.h"
 
 #include <napi.h>
 #include <ucp/api/ucp.h>
@@ -38,6 +39,12 @@ struct Op {
   uv_timer_t* timer = nullptr;
   bool ucx_done = false;
   bool settled = false;
+  // Blocking ops (getSync): completion is recorded here, not queued as an event, unless the op was
+  // abandoned (timed out), after which it ends like an async op whose promise already settled.
+  bool sync = false;
+  bool sync_done = false;
+  bool abandoned = false;
+  ucs_status_t sync_status = UCS_OK;
   const char* what = "";
 };
 
@@ -47,6 +54,8 @@ struct WorkerStats {
   uint64_t progress_calls = 0;
   uint64_t am_received = 0;
   uint64_t am_rndv_received = 0;
+  uint64_t mem_maps = 0;  // ucp_mem_map calls
+  uint64_t reg_cache_hits = 0;
 };
 
 class Worker {
@@ -66,6 +75,13 @@ class Worker {
   Napi::Promise Start(Op* op, ucs_status_ptr_t ptr);
   static void OnSendComplete(void* request, ucs_status_t status, void* user_data);
 
+  // Blocks this thread, progressing the worker (poll() on the event fd when idle), until the sync op
+  // completes or `timeout_ms` (> 0) passes. Returns the op's status, or UCS_ERR_TIMED_OUT after
+  // abandoning the request. Other events stay queued for the next cycle, which is scheduled.
+  ucs_status_t WaitSync(Op* op, double timeout_ms);
+  // Ends a sync op that completed (unpins, frees).
+  void FinishSync(Op* op);
+
   // Schedules a progress cycle on the loop (after posting work from a JS call).
   void Kick();
   // Runs one progress cycle now from JS; returns the number of UCX progress events.
@@ -81,6 +97,12 @@ class Worker {
   void AddListener(Listener* l) { listeners_.insert(l); }
   void RemoveListener(Listener* l) { listeners_.erase(l); }
   void AddRegion(MemoryRegion* r) { regions_.insert(r); }
+  Pool& pool() { return *pool_; }
+  // ucp_mem_map of host memory, counted in stats().memMaps; throws a JS error on failure.
+  ucp_mem_h MemMap(Napi::Env env, void* address, size_t length);
+  // Registration cache for memMap: the same (address, length) shares one ucp_mem_h, refcounted.
+  ucp_mem_h RegAcquire(Napi::Env env, uint8_t* address, size_t length);
+  void RegRelease(uint8_t* address, size_t length);
   void RemoveRegion(MemoryRegion* r) { regions_.erase(r); }
 
   // Keep-alive accounting: the poll handle holds the loop open while anything is open or pending.
@@ -169,6 +191,12 @@ class Worker {
   std::unordered_set<Listener*> listeners_;
   std::unordered_set<MemoryRegion*> regions_;
   std::vector<Napi::ObjectReference> graveyard_;
+  struct RegEntry {
+    ucp_mem_h memh;
+    int refs;
+  };
+  std::map<std::pair<uintptr_t, size_t>, RegEntry> reg_cache_;
+  std::unique_ptr<Pool> pool_;
 };
 
 }  // namespace pxs
