@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 
 export const ucx = createRequire(import.meta.url)('../index.cjs');
 
-export const AM = { echo: 1, regionRequest: 2, regionReply: 3, stall: 4 };
+export const AM = { echo: 1, regionRequest: 2, regionReply: 3, stall: 4, check: 5, checkReply: 6 };
 
 /** Fills `bytes` (length a multiple of 4) with a pattern that depends on `seed` and the offset. */
 export function fillPattern(bytes, seed) {

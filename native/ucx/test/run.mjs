@@ -25,8 +25,21 @@ async function runTransport(tls) {
     server.once('message', resolve);
     server.once('exit', () => reject(new Error('server exited before it was ready')));
   });
+  // A second server, stopped and killed on the client's request by the getSync cases.
+  const victim = fork(here('./server.mjs'), { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const victimReady = await new Promise((resolve, reject) => {
+    victim.once('message', resolve);
+    victim.once('exit', () => reject(new Error('victim exited before it was ready')));
+  });
   const client = fork(here('./client.mjs'), {
-    env: { ...env, UCX_TEST_PEER: JSON.stringify({ port: ready.port, address: ready.address }) },
+    env: {
+      ...env,
+      UCX_TEST_PEER: JSON.stringify({
+        port: ready.port,
+        address: ready.address,
+        victim: { port: victimReady.port, address: victimReady.address },
+      }),
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const clientExit = new Promise((resolve) => client.once('exit', (code, signal) => resolve({ code, signal })));
@@ -36,6 +49,13 @@ async function runTransport(tls) {
     if (m.type === 'result') record(`[${tls}] ${m.name}`, m.ok, m.detail);
     if (m.type === 'kill-server') server.kill('SIGKILL');
     if (m.type === 'done') done = true;
+    if (m.type === 'victim') {
+      const signal = { stop: 'SIGSTOP', cont: 'SIGCONT', kill: 'SIGKILL' }[m.action];
+      setTimeout(() => {
+        victim.kill(signal);
+        client.send({ type: 'victim-ok', action: m.action });
+      }, m.delayMs ?? 0);
+    }
   });
   const guard = setTimeout(() => { client.kill('SIGKILL'); server.kill('SIGKILL'); }, 240000);
   const c = await clientExit;
@@ -44,6 +64,22 @@ async function runTransport(tls) {
   if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
   const s = await serverExit;
   record(`[${tls}] server was killed by the test (not crashed)`, s.signal === 'SIGKILL', JSON.stringify(s));
+  if (victim.exitCode === null && victim.signalCode === null) victim.kill('SIGKILL');
+}
+
+function runPool(tls) {
+  // Single-process cases; --expose-gc for the case where a dropped buffer returns its block.
+  const env = { ...process.env, ...transports[tls], UCX_WARN_UNUSED_ENV_VARS: 'n' };
+  const r = spawnSync(process.execPath, ['--expose-gc', here('./pool.mjs')], { env, encoding: 'utf8', timeout: 120000 });
+  let n = 0;
+  for (const line of r.stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const m = JSON.parse(line);
+    record(`[${tls}] ${m.name}`, m.ok, m.detail);
+    n++;
+  }
+  record(`[${tls}] pool/loopback process exited cleanly`, r.status === 0 && n > 0,
+    `status ${r.status} signal ${r.signal} ${r.stderr.trim().slice(0, 300)}`);
 }
 
 async function runExitWithOpenResources(tls) {
@@ -80,6 +116,7 @@ function runThreads() {
 for (const tls of chosen) {
   await runTransport(tls);
   await runExitWithOpenResources(tls);
+  runPool(tls);
 }
 runThreads();
 console.log(`${passed} passed, ${failed} failed`);

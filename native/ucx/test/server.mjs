@@ -1,6 +1,7 @@
-// Server role: listens on loopback, echoes active messages, serves a registered 64 MiB region, and on
+// Server role: listens on loopback, echoes active messages, serves a registered 64 MiB region (read by
+// get, written by put and checked on request), and on
 // request stops progressing (blocks its thread) so the driver can kill it mid-operation.
-import { AM, fillPattern, json, parse, ucx } from './common.mjs';
+import { AM, checkPattern, fillPattern, json, parse, ucx } from './common.mjs';
 
 const REGION_BYTES = 64 << 20;
 let region;
@@ -16,6 +17,13 @@ ucx.setAmHandler(AM.regionRequest, (header, _data, info) => {
   fillPattern(new Uint8Array(region.buffer), seed);
   const descriptor = { address: region.address.toString(), length: region.byteLength };
   info.endpoint.amSend(AM.regionReply, json(descriptor), region.packRkey());
+});
+
+// Checks bytes a peer wrote into the region with put: replies the first differing word, or -1.
+ucx.setAmHandler(AM.check, (header, _data, info) => {
+  const { seed, offset, length } = parse(header);
+  const bad = checkPattern(new Uint8Array(region.buffer, offset, length), seed);
+  info.endpoint.amSend(AM.checkReply, json({ bad }), null);
 });
 
 ucx.setAmHandler(AM.stall, () => {

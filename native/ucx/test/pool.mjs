@@ -1,0 +1,243 @@
+// Single-process cases (run with --expose-gc): the pool of registered blocks, the memMap registration
+// cache, memory types, and getSync on a loopback endpoint to this process's own worker. Prints one
+// JSON line per result for the driver: {"name", "ok", "detail"}.
+import { checkPattern, fillPattern, ucx } from './common.mjs';
+
+const tcp = process.env.UCX_TLS === 'tcp';
+const report = (name, ok, detail = '') => console.log(JSON.stringify({ name, ok, detail: String(detail) }));
+async function test(name, fn) {
+  try {
+    report(name, true, (await fn()) ?? '');
+  } catch (err) {
+    report(name, false, `${err?.code ?? ''} ${err?.stack ?? err}`);
+  }
+}
+const assert = (cond, msg) => { if (!cond) throw new Error(msg); };
+const stats = () => ucx.stats();
+const tick = () => new Promise((r) => setTimeout(r, 5));
+/** Collects garbage until `until()` holds (finalizers of external buffers run after a GC, later). */
+async function collect(until, rounds = 200) {
+  for (let i = 0; i < rounds && !until(); i++) {
+    globalThis.gc();
+    await tick();
+  }
+  return until();
+}
+const expectCode = (fn, code) => {
+  try { fn(); } catch (err) { if (err.code === code) return err; throw err; }
+  throw new Error(`expected ${code}, nothing thrown`);
+};
+
+if (tcp) {
+  await test('pool: acquire/release 1000× reuses one registered block (memMaps does not grow)', () => {
+    ucx.acquire(1).release();  // warm: the first 64 KiB block
+    const before = stats();
+    for (let i = 0; i < 1000; i++) {
+      const r = ucx.acquire(1 + ((i * 997) % (64 << 10)));
+      assert(r.pooled && r.byteLength === 1 + ((i * 997) % (64 << 10)), 'wrong region');
+      r.release();
+    }
+    const after = stats();
+    assert(after.memMaps === before.memMaps, `memMaps ${before.memMaps} -> ${after.memMaps}`);
+    assert(after.poolHits - before.poolHits === 1000, `poolHits +${after.poolHits - before.poolHits}`);
+    assert(after.poolInUseBytes === 0, `in use ${after.poolInUseBytes}`);
+    return `memMaps ${after.memMaps}, poolHits +1000, poolMisses ${after.poolMisses}`;
+  });
+
+  await test('pool: power-of-two capacities, page aligned, exact byteLength, acquire(0)', () => {
+    const before = stats().poolInUseBytes;
+    const a = ucx.acquire(100_000);  // 128 KiB block
+    assert(a.byteLength === 100_000 && a.buffer.byteLength === 100_000, 'byteLength');
+    assert(a.address % 4096n === 0n, 'not page aligned');
+    assert(stats().poolInUseBytes - before === 128 << 10, `in use +${stats().poolInUseBytes - before}`);
+    const z = ucx.acquire(0);
+    assert(z.pooled && z.byteLength === 0 && z.buffer.byteLength === 0, 'acquire(0)');
+    z.release();
+    a.release();
+    const alloc = ucx.allocate(4096);
+    assert(alloc.pooled === false, 'allocate() region claims pooled');
+    alloc.release();  // = unmap()
+    assert(stats().regions === 0, `regions ${stats().regions}`);
+  });
+
+  await test('pool: release() detaches the buffer (views become empty) and is idempotent', () => {
+    const r = ucx.acquire(1 << 20);
+    const view = new Uint8Array(r.buffer);
+    const dv = new DataView(r.buffer, 16);
+    view.fill(9);
+    r.release();
+    assert(view.length === 0 && r.buffer.byteLength === 0, 'views survive release');
+    let dvThrew = false;
+    try { dv.getUint8(0); } catch { dvThrew = true; }  // a DataView over a detached buffer throws
+    assert(dvThrew, 'DataView still reads the block');
+    r.release();
+    r.unmap();
+    assert(stats().poolInUseBytes === 0, 'block not returned');
+    let threw = false;
+    try { r.packRkey(); } catch { threw = true; }
+    assert(threw, 'packRkey after release');
+    return `view.length ${view.length} after release`;
+  });
+
+  await test('pool: an unreleased region returns its block when its buffer is garbage-collected', async () => {
+    const base = stats();
+    (() => { new Uint8Array(ucx.acquire(3 << 20).buffer).fill(1); })();  // 4 MiB block, dropped
+    assert(stats().poolInUseBytes - base.poolInUseBytes === 4 << 20, 'not in use');
+    const ok = await collect(() => stats().poolInUseBytes === base.poolInUseBytes);
+    assert(ok, `block not back after GC: ${JSON.stringify(stats())}`);
+    const again = ucx.acquire(4 << 20);
+    assert(stats().poolHits > base.poolHits, 'returned block not reused');
+    again.release();
+    return `poolIdleBytes ${stats().poolIdleBytes}`;
+  });
+
+  await test('pool: release then GC of the old buffer does not return the block twice', async () => {
+    const a = ucx.acquire(8 << 20);
+    let keep = new Uint8Array(a.buffer);
+    const addr = a.address;
+    a.release();
+    const b = ucx.acquire(8 << 20);  // the same block again
+    assert(b.address === addr, 'expected the same block');
+    keep = null;
+    await collect(() => false, 20);  // the detached buffer's finalizer runs meanwhile
+    const c = ucx.acquire(8 << 20);
+    assert(c.address !== b.address, 'a block in use was handed out twice');
+    assert(stats().poolInUseBytes >= 16 << 20, `in use ${stats().poolInUseBytes}`);
+    const bv = new Uint8Array(b.buffer);
+    bv.fill(3);
+    new Uint8Array(c.buffer).fill(4);
+    assert(bv[0] === 3 && bv[bv.length - 1] === 3, 'b overwritten');
+    b.release();
+    c.release();
+    return `keep=${keep}`;
+  });
+
+  await test('registration cache: memMap of the same bytes reuses the registration', () => {
+    const ab = new ArrayBuffer(1 << 20);
+    const s0 = stats();
+    const r1 = ucx.memMap(ab);
+    const r2 = ucx.memMap(new Uint8Array(ab));
+    const r3 = ucx.memMap(new DataView(ab));
+    const sub = ucx.memMap(new Uint8Array(ab, 4096, 4096));  // other bytes: a new registration
+    const s1 = stats();
+    assert(s1.regCacheHits - s0.regCacheHits === 2, `hits +${s1.regCacheHits - s0.regCacheHits}`);
+    assert(s1.memMaps - s0.memMaps === 2, `memMaps +${s1.memMaps - s0.memMaps}`);
+    r1.unmap();
+    r2.unmap();
+    // r3 still maps the bytes: its rkey must still pack (the shared memh is alive).
+    assert(r3.packRkey().byteLength > 0, 'packRkey');
+    r3.unmap();
+    sub.unmap();
+    const r4 = ucx.memMap(ab);  // everything over it was unmapped: a fresh registration
+    assert(stats().memMaps - s1.memMaps === 1, 'memh not unmapped with the last region');
+    r4.unmap();
+    return `regCacheHits ${stats().regCacheHits}, memMaps ${stats().memMaps}`;
+  });
+
+  await test("memoryType 'cuda' is refused with UCX_MEMORY_TYPE_UNSUPPORTED; unknown types are TypeErrors", () => {
+    const info = ucx.contextInfo();
+    let msg;
+    for (const call of [() => ucx.allocate(64, { memoryType: 'cuda' }), () => ucx.acquire(64, { memoryType: 'cuda' }),
+      () => ucx.memMap(new ArrayBuffer(64), { memoryType: 'cuda' })]) {
+      msg = expectCode(call, 'UCX_MEMORY_TYPE_UNSUPPORTED').message;
+      assert(msg.includes(info.cuda ? 'supports CUDA' : 'does not support CUDA'), msg);
+      assert(msg.includes('not supported by this addon yet'), msg);
+    }
+    for (const call of [() => ucx.allocate(64, { memoryType: 'rocm' }), () => ucx.acquire(64, { memoryType: 1 })]) {
+      let err;
+      try { call(); } catch (e) { err = e; }
+      assert(err instanceof TypeError, `got ${err}`);
+    }
+    ucx.acquire(64, { memoryType: 'host' }).release();
+    return msg;
+  });
+
+  await test('pool trimming: idle bytes beyond maxIdleBytes give their pages back (RSS goes down)', async () => {
+    const n = 16;
+    const size = 4 << 20;
+    ucx.configurePool({ maxIdleBytes: 1 << 20 });
+    const s0 = stats();
+    const regions = Array.from({ length: n }, () => ucx.acquire(size));
+    for (const r of regions) new Uint8Array(r.buffer).fill(0x5a);
+    const rssFull = process.memoryUsage().rss;
+    for (const r of regions) r.release();
+    const rssTrimmed = process.memoryUsage().rss;
+    const s1 = stats();
+    const trimmed = s1.poolTrimmedBytes - s0.poolTrimmedBytes;
+    assert(trimmed >= (n - 1) * size, `poolTrimmedBytes +${trimmed}`);
+    const drop = (rssFull - rssTrimmed) / 2 ** 20;
+    assert(drop >= (n * size) / 2 ** 20 / 2, `RSS down only ${drop.toFixed(1)} MiB`);
+    // A trimmed block comes back registered and usable (its pages fault in again).
+    const again = ucx.acquire(size);
+    new Uint8Array(again.buffer).fill(1);
+    assert(again.packRkey().byteLength > 0, 'packRkey');
+    again.release();
+    ucx.configurePool({ maxIdleBytes: 256 << 20 });
+    return `poolTrimmedBytes +${trimmed / 2 ** 20} MiB, RSS ${(rssFull / 2 ** 20).toFixed(0)} -> ${(rssTrimmed / 2 ** 20).toFixed(0)} MiB`;
+  });
+}
+
+const LOOP = 4 << 20;
+await test('getSync to a loopback endpoint on our own worker (connectAddressSync), bytes checked', () => {
+  const src = ucx.allocate(LOOP);
+  fillPattern(new Uint8Array(src.buffer), 77);
+  const ep = ucx.connectAddressSync(ucx.workerAddress(), { errorMode: 'none' });
+  const rkey = ep.unpackRkey(src.packRkey());
+  const dst = ucx.acquire(LOOP);
+  const t0 = performance.now();
+  ep.getSync(dst, 0, LOOP, src.address, rkey, { timeoutMs: 10000 });
+  const ms = performance.now() - t0;
+  const bad = checkPattern(new Uint8Array(dst.buffer), 77);
+  assert(bad === -1, `word ${bad} differs`);
+  dst.release();
+  rkey.destroy();
+  src.unmap();
+  ep.close({ force: true });
+  return `4 MiB in ${ms.toFixed(1)} ms, state ${ep.state}`;
+});
+
+if (tcp) {
+  await test('getSync: an active message arriving meanwhile stays queued and is dispatched afterwards', async () => {
+    const ep = ucx.connectAddressSync(ucx.workerAddress(), { errorMode: 'none' });
+    const src = ucx.allocate(LOOP);
+    const rkey = ep.unpackRkey(src.packRkey());
+    const dst = ucx.acquire(LOOP);
+    let inSync = false;
+    let sawDuringSync = null;
+    const got = new Promise((resolve) => ucx.setAmHandler(9, (h) => { sawDuringSync = inSync; resolve(h.byteLength); }));
+    const sent = ep.amSend(9, new Uint8Array(8), null);
+    inSync = true;
+    ep.getSync(dst, 0, LOOP, src.address, rkey, { timeoutMs: 10000 });
+    inSync = false;
+    const len = await Promise.race([got, new Promise((_, rej) => setTimeout(() => rej(new Error('AM never dispatched')), 5000))]);
+    await sent;
+    assert(sawDuringSync === false, 'AM handler ran inside getSync');
+    dst.release();
+    rkey.destroy();
+    src.unmap();
+    await ep.close();
+    return `AM (${len} B header) dispatched after getSync returned`;
+  });
+
+  await test('release() during an RMA get throws UCX_BUSY; after it settles release works', async () => {
+    const ep = ucx.connectAddressSync(ucx.workerAddress(), { errorMode: 'none' });
+    const src = ucx.allocate(16 << 20);
+    const rkey = ep.unpackRkey(src.packRkey());
+    const dst = ucx.acquire(16 << 20);
+    const pending = ep.get(dst, 0, 16 << 20, src.address, rkey, { timeoutMs: 10000 });
+    const err = expectCode(() => dst.release(), 'UCX_BUSY');
+    await pending;
+    dst.release();
+    rkey.destroy();
+    src.unmap();
+    await ep.close();
+    return err.message;
+  });
+}
+
+await test('nothing left after the pool cases', async () => {
+  await collect(() => stats().regions === 0 && stats().poolInUseBytes === 0, 50);
+  const s = stats();
+  assert(s.regions === 0 && s.poolInUseBytes === 0 && s.refs === 0, JSON.stringify(s));
+  return JSON.stringify({ memMaps: s.memMaps, regCacheHits: s.regCacheHits, poolHits: s.poolHits, poolMisses: s.poolMisses, poolIdleBytes: s.poolIdleBytes, poolTrimmedBytes: s.poolTrimmedBytes });
+});
