@@ -67,12 +67,16 @@ export interface MemoryRegion {
   readonly pooled: boolean;
   /** The packed remote key a peer unpacks with `Endpoint.unpackRkey`. */
   packRkey(): ArrayBuffer;
-  /** Deregisters (memMap/allocate). Throws UCX_BUSY while an RMA uses the region. Idempotent. */
+  /** Deregisters (memMap/allocate; a memMap registration shared through the cache goes when its last
+   * region does). For a pooled region the same as `release()`. Throws UCX_BUSY while an RMA uses the
+   * region (including a timed-out one UCX still holds). Idempotent. */
   unmap(): void;
   /**
    * Gives the region back at once. Pooled: detaches `buffer` (every view of it becomes empty) and returns
    * the block to the pool. Otherwise the same as `unmap()`. Throws UCX_BUSY while an RMA uses it. Idempotent.
-   * A pooled region that is never released returns its block when its `buffer` is garbage-collected.
+   * A pooled region that is never released returns its block when its `buffer` is garbage-collected
+   * (the region object holds its buffer, so that happens after both are unreachable). The buffer cannot
+   * be transferred (postMessage copies it), so no other thread can hold the block.
    */
   release(): void;
 }
@@ -99,7 +103,10 @@ export interface Endpoint {
   /**
    * `get` without returning to the event loop: posts the read and progresses this thread's worker
    * (blocking in the kernel on its event fd between completions) until it completes, fails or times
-   * out. For synchronous proxy resolution. Throws the same typed errors as `get`.
+   * out. For synchronous proxy resolution. Throws the same typed errors as `get`. Its own completion
+   * never goes through the JS event queue; other events arriving meanwhile are dispatched after it
+   * returns. Works on a loopback endpoint to this thread's own worker. A read that timed out stays
+   * inside UCX as in `get` (in errorMode 'none' possibly forever), keeping `region` pinned (UCX_BUSY).
    */
   getSync(region: MemoryRegion, offset: number, length: number, remoteAddress: bigint, rkey: RemoteKey, options?: TimeoutOptions): void;
   /** One-sided write of `length` bytes of `region` at `offset` to the peer's `remoteAddress`. */
@@ -127,8 +134,10 @@ export interface AmInfo {
 export type AmHandler = (header: ArrayBuffer, data: ArrayBuffer, info: AmInfo) => void;
 
 export interface PoolOptions {
-  /** Idle pooled bytes kept resident; beyond this, idle blocks give their pages back to the OS
-   * (madvise(MADV_DONTNEED)) while staying mapped and registered. Default 256 MiB. */
+  /** Idle pooled bytes kept resident; beyond this, idle blocks (largest first) give their pages back to the
+   * OS (madvise(MADV_DONTNEED)). They stay mapped (a stale remote reader reads zeros, never unmapped
+   * memory) but are deregistered first, since a pinned registration (verbs) would keep the old pages
+   * alive; reusing one registers it again (counted in memMaps). Default 256 MiB. */
   maxIdleBytes?: number;
 }
 
@@ -156,7 +165,8 @@ export interface NativeStats {
   /** Bytes of pool blocks idle / handed out (block capacities). */
   poolIdleBytes: number;
   poolInUseBytes: number;
-  /** Idle bytes whose pages were given back to the OS (they stay mapped, and are reused). */
+  /** Bytes of idle blocks whose pages were given back to the OS so far (cumulative; they stay mapped, and
+   * are reused). */
   poolTrimmedBytes: number;
 }
 
@@ -175,12 +185,14 @@ export interface NativeAddon {
   /** Endpoint to a peer worker address; resolves once wired up. */
   connectAddress(address: ArrayBufferView | ArrayBuffer, options?: ConnectOptions): Promise<Endpoint>;
   /** The same endpoint, returned at once: operations posted on it wait for wireup inside UCX, and a
-   * failed wireup fails them. What `getSync` uses to reach a peer it has not met. */
+   * failed wireup fails them. What `getSync` uses to reach a peer it has not met. Its `state` is
+   * 'connecting' until an operation on it completes. Unpack rkeys on it right away (address endpoints
+   * know their transports at once). */
   connectAddressSync(address: ArrayBufferView | ArrayBuffer, options?: ConnectOptions): Endpoint;
   /** Registers a JS buffer's bytes in place. Registration cache: mapping bytes that are already mapped
    * reuses that registration (stats().regCacheHits) until every region over them is unmapped. */
   memMap(buffer: ArrayBufferView | ArrayBuffer, options?: MemoryOptions): MemoryRegion;
-  /** Page-aligned, zeroed, registered memory of the addon's own. */
+  /** Page-aligned, zeroed, registered memory of the addon's own (`pooled: false`; every call registers). */
   allocate(byteLength: number, options?: MemoryOptions): MemoryRegion;
   /** A region of exactly `byteLength` bytes (0 allowed) from this thread's pool of registered blocks
    * (power-of-two capacities, page-aligned, not zeroed): no `ucp_mem_map` when an idle block fits. */
