@@ -24,10 +24,13 @@ import { EndpointProcess } from '@proxystore/endpoint/testing';
 import { RedisConnector } from '@proxystore/redis';
 import { RedisTestCluster, RedisTestServer, redisServerUnavailable } from '@proxystore/redis/testing';
 import { Cluster, Redis } from 'ioredis';
-import { formatSize, GiB } from './config.js';
+import { type BenchConfig, formatSize, GiB, type SuiteName } from './config.js';
 import { RawGrpcClient } from './raw/grpc.js';
 import { type RawServerProcess, startRawServer } from './raw/process.js';
 import { RawTcpClient } from './raw/tcp.js';
+import type { Row, SuiteContext } from './suite.js';
+import { ucxBench } from './ucx/bench.js';
+import { UCX_TRANSPORTS } from './ucx/session.js';
 
 /**
  * The same four operations done without ProxyStore, on the same bytes: what a user would write by hand.
@@ -75,6 +78,25 @@ export interface BenchConnector {
   /** null when it can run on this machine, else why not, naming what to install. */
   unavailable(): Promise<string | null>;
   open(): Promise<BenchSession>;
+  /**
+   * The suites this connector takes part in; default every suite that benchmarks connectors. A connector
+   * measured in processes of its own (UCX: one per transport) names only 'ops'.
+   */
+  suites?: readonly SuiteName[];
+  /**
+   * Where the ops suite cannot time this connector in the harness process (UCX reads UCX_TLS once per
+   * process; ucx_perftest is a process with its own loop), the connector measures its ops rows itself:
+   * `steps` progress steps, then `measure` returns the rows. `open` is then not used by the ops suite.
+   */
+  ops?: {
+    steps(config: BenchConfig): number;
+    measure(ctx: SuiteContext): Promise<Row[]>;
+  };
+}
+
+/** Whether `bench` takes part in `suite` (its `suites`, default all). */
+export function takesPart(bench: BenchConnector, suite: string): boolean {
+  return bench.suites === undefined || (bench.suites as readonly string[]).includes(suite);
 }
 
 /** In-process objects; the raw baseline is one copy of the bytes into a Map, as the connector keeps one. */
@@ -553,4 +575,6 @@ export const BENCH_CONNECTORS: readonly BenchConnector[] = [
   redisClusterBench,
   endpointBench,
   endpointPeerBench,
+  ucxBench(UCX_TRANSPORTS.tcp),
+  ucxBench(UCX_TRANSPORTS.sm),
 ];

@@ -32,7 +32,7 @@ function code(text: string): string {
 
 /** Columns of numbers, aligned right so digits line up. */
 const NUMERIC =
-  /^(size|median|p99|p50|GB\/s|ratio|by value|proxy|store objects left|clients|chunk|ops\/s|rate ratio|raw .*|.* median|.* ratio( \(.*\))?|.* GB\/s|by proxy .*|speedup .*)$/;
+  /^(÷ .*|size|median|p99|p50|GB\/s|ratio|by value|proxy|store objects left|clients|chunk|ops\/s|rate ratio|raw .*|.* median|.* ratio( \(.*\))?|.* GB\/s|by proxy .*|speedup .*)$/;
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const line = (cells: readonly string[]): string => `| ${cells.map(escapeCell).join(' | ')} |`;
@@ -240,8 +240,51 @@ function opsSection(rows: readonly RowJson[]): string[] {
       '</details>',
       '',
     );
+    out.push(...bandwidthSection(connector, mine));
   }
   return out;
+}
+
+/**
+ * Rows that carry params.bandwidthRatio (the UCX connectors: a subject and several baselines, one of them
+ * an external tool): bandwidth side by side per size and op, and subject GB/s ÷ each baseline's GB/s.
+ */
+function bandwidthSection(connector: string, rows: readonly RowJson[]): string[] {
+  const withRatio = rows.filter((r) => param(r, 'bandwidthRatio') !== undefined);
+  if (withRatio.length === 0) return [];
+  const labels = unique(withRatio.map((r) => baselineLabel(r) ?? 'raw'));
+  const tls = unique(withRatio.map((r) => r.params?.['tls']).filter((t): t is string => typeof t === 'string'));
+  const first = withRatio[0] as RowJson;
+  const rounds = param(first, 'rounds');
+  const body = unique(withRatio.map((r) => r.bytes ?? -1))
+    .sort((a, b) => a - b)
+    .flatMap((bytes) =>
+      opOrder(withRatio).flatMap((op) => {
+        const at = withRatio.filter((r) => r.case === op && (r.bytes ?? -1) === bytes);
+        const r0 = at[0];
+        if (r0 === undefined) return [];
+        const of = (label: string): RowJson | undefined => at.find((r) => (baselineLabel(r) ?? 'raw') === label);
+        return [
+          [
+            bytes < 0 ? NONE : formatSize(bytes),
+            op,
+            formatRate(r0.subject.gbPerSec) || NONE,
+            ...labels.map((label) => formatRate(of(label)?.baseline?.gbPerSec) || NONE),
+            ...labels.map((label) => {
+              const r = of(label);
+              return formatRatio(r === undefined ? null : (param(r, 'bandwidthRatio') ?? null));
+            }),
+          ],
+        ];
+      }),
+    );
+  return [
+    `**${connector}: bandwidth** (UCX_TLS=${tls.join(', ') || '?'}${rounds === undefined ? '' : `; ${rounds} interleaved rounds per figure, each the mean of a batch of calls`}). ` +
+      'GB/s at the median round; `÷ X` = subject GB/s ÷ X GB/s (1× = as fast as X, above 1× faster).',
+    '',
+    ...table(['size', 'op', 'GB/s', ...labels.map((l) => `${l} GB/s`), ...labels.map((l) => `÷ ${l}`)], body),
+    '',
+  ];
 }
 
 /** case | subject | median | baseline | median | ratio, with connector and size columns where rows have them. */

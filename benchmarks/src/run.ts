@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type BenchConfig, MiB } from './config.js';
-import { BENCH_CONNECTORS, type BenchConnector } from './connectors.js';
+import { BENCH_CONNECTORS, type BenchConnector, takesPart } from './connectors.js';
 import { describeMachine } from './machine.js';
 import { markdownReport } from './markdown.js';
 import type { MeasureOptions } from './measure.js';
@@ -137,7 +137,7 @@ export async function runBench(config: BenchConfig, io: RunIo): Promise<RunResul
     const ctx: SuiteContext = {
       config,
       ...budgets(config),
-      connectors,
+      connectors: connectors.filter((c) => takesPart(c, suite.name)),
       progress: progress.forSuite(suite.name),
       skip: (s) => skipped.push({ suite: suite.name, ...s }),
       log: (message) => progress.line(`${suite.name}: ${message}`),

@@ -21,7 +21,7 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-// The quick run takes about three minutes on a 2-core machine with every connector (Redis, endpoints);
+// The quick run takes about three minutes on a 2-core machine with every connector (Redis, endpoints, UCX);
 // under `npm test` it shares the cores with every other test file, hence the generous limit.
 function bench(args: string[], timeout = 600_000) {
   return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 });
@@ -73,6 +73,18 @@ describe('proxystore-bench', () => {
       if (fromFile.skipped.some((s) => s.connector === connector)) continue;
       const labels = new Set(fromFile.rows.filter((r) => r.suite === 'ops' && r.connector === connector).map((r) => r.params?.['baseline']));
       expect([...labels].sort()).toEqual(['grpc-js', 'tcp']);
+    }
+    // Where UCX is here, each transport has get and put rows against the raw addon and ucx_perftest, and
+    // report.md the bandwidth table the 0.9× target is read from.
+    for (const connector of ['ucx-tcp', 'ucx-sm']) {
+      if (fromFile.skipped.some((s) => s.connector === connector && s.suite === 'all')) continue;
+      const mine = fromFile.rows.filter((r) => r.suite === 'ops' && r.connector === connector);
+      expect(new Set(mine.map((r) => r.case))).toEqual(new Set(['get', 'put']));
+      const labels = new Set(mine.map((r) => r.params?.['baseline']));
+      expect(labels.has('addon')).toBe(true);
+      if (!fromFile.skipped.some((s) => s.connector === connector)) expect(labels.has('ucx_perftest')).toBe(true);
+      for (const r of mine) expect(r.params?.['bandwidthRatio']).toBeGreaterThan(0);
+      expect(report).toContain(`**${connector}: bandwidth**`);
     }
     const qps = fromFile.rows.filter((r) => r.suite === 'endpoint-qps');
     expect(qps.some((r) => typeof r.params?.['opsPerSec'] === 'number')).toBe(true);

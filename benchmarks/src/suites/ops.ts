@@ -120,9 +120,14 @@ export const opsSuite: Suite = {
   description: 'put / get / exists / evict per connector and size, next to the raw operation on the same bytes',
   async run(ctx) {
     const sizes = sizesFor(ctx.config, { full: OPS_SIZES, quick: OPS_QUICK_SIZES });
-    ctx.progress.plan(ctx.connectors.length * sizes.length * OPS.length);
+    ctx.progress.plan(ctx.connectors.reduce((steps, c) => steps + (c.ops?.steps(ctx.config) ?? sizes.length * OPS.length), 0));
     const rows: Row[] = [];
     for (const bench of ctx.connectors) {
+      // Measured in processes of its own (UCX), with its own sizes and baselines.
+      if (bench.ops !== undefined) {
+        rows.push(...(await bench.ops.measure(ctx)));
+        continue;
+      }
       const session = await bench.open();
       const store = new Store(`bench-ops-${bench.name}`, session.connector, { cacheSize: 0 });
       try {

@@ -1,0 +1,84 @@
+// The UCX connectors of the benchmark, one per transport (`ucx-tcp`, `ucx-sm`). They take part in the ops
+// suite only, and measure their rows in processes of their own (ops.ts): UCX reads UCX_TLS once per
+// process, and ucx_perftest, one of the baselines, is a process with its own loop.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { BenchConnector } from '../connectors.js';
+import { benchToken } from '../connectors.js';
+import { UCX_OPS, type UcxOp, type Candidate, measureUcxOps, sessionCandidate, ucxPlan } from './ops.js';
+import { UcxRawSession, type UcxTransport } from './session.js';
+
+const SUBJECT: Record<UcxOp, { impl: 'connector-get' | 'connector-put'; name: string }> = {
+  get: { impl: 'connector-get', name: 'store.get(key) (UcxConnector, daemon mode)' },
+  put: { impl: 'connector-put', name: 'store.put(bytes) (UcxConnector, daemon mode)' },
+};
+
+let probed: Promise<string | null> | undefined;
+
+/**
+ * null when the addon loads and @proxystore/ucx has its UcxConnector, else what to do. Probed in a child
+ * process (once per run): loading UCX here would fix this process's UCX_TLS.
+ */
+export function ucxUnavailable(): Promise<string | null> {
+  probed ??= probeUcx(process.env);
+  return probed;
+}
+
+/** The probe behind ucxUnavailable, in a child with environment `env`. */
+export function probeUcx(env: NodeJS.ProcessEnv): Promise<string | null> {
+  return new Promise((resolve) => {
+    const script = `
+      const native = await import('@proxystore/ucx/native').catch((e) => ({ failed: e }));
+      if (native.failed) { console.log('@proxystore/ucx is not built (npm run build): ' + native.failed.message.split('\\n')[0]); process.exit(0); }
+      const a = native.ucxAvailability();
+      if (!a.available) { console.log(a.reason); process.exit(0); }
+      const ucx = await import('@proxystore/ucx').catch((e) => ({ failed: e }));
+      if (ucx.failed || typeof ucx.UcxConnector !== 'function' || typeof ucx.UcxServer !== 'function') {
+        console.log('@proxystore/ucx has no UcxConnector/UcxServer: build it (npm run build)'); process.exit(0);
+      }
+      console.log('ok');`;
+    const probe = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    const out = (probe.stdout ?? '').trim().split('\n').pop() ?? '';
+    resolve(out === 'ok' ? null : out || `probing the UCX addon failed: ${(probe.stderr ?? '').trim().split('\n').pop() ?? probe.status}`);
+  });
+}
+
+export function ucxBench(transport: UcxTransport): BenchConnector {
+  const name = `ucx-${transport.name}`;
+  return {
+    name,
+    description:
+      `UcxConnector over UCX_TLS=${transport.tls} (daemon mode: a UcxServer in an owner process), measured in processes of its own; ` +
+      'raw: the addon\'s RMA get / pull-put between the same processes, and ucx_perftest ucp_get / ucp_am_bw',
+    crossProcess: false,
+    suites: ['ops'],
+    unavailable: ucxUnavailable,
+    open() {
+      return Promise.reject(new Error(`${name} is measured in processes of its own: only the ops suite runs it`));
+    },
+    ops: {
+      steps: (config) => ucxPlan(config).sizes.length * UCX_OPS.length,
+      async measure(ctx) {
+        const plan = ucxPlan(ctx.config);
+        const session = await UcxRawSession.start(transport, Math.max(...plan.sizes));
+        try {
+          await session.startConnector(benchToken());
+          const subjects = Object.fromEntries(
+            UCX_OPS.map((op) => [op, sessionCandidate(session, SUBJECT[op].impl, 'store', SUBJECT[op].name)]),
+          ) as Record<UcxOp, Candidate>;
+          return await measureUcxOps(ctx, { connector: name, transport, session, subjects, plan }, async (bytes) => {
+            await session.check(bytes);
+            await session.prepareConnector(bytes);
+          });
+        } finally {
+          await session.stop();
+        }
+      },
+    },
+  };
+}

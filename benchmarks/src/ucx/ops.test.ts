@@ -1,0 +1,108 @@
+// The UCX rows' plumbing without UCX: the plan, the interleaving, and the rows measureUcxOps makes from
+// its candidates (fakes here; session.test.ts runs the real processes).
+import { describe, expect, it } from 'vitest';
+import { KiB, MiB, defaultConfig } from '../config.js';
+import type { Row, Skipped, SuiteContext } from '../suite.js';
+import { type Candidate, UCX_QUICK_SIZES, UCX_SIZES, interleave, measureUcxOps, ucxPlan } from './ops.js';
+import { UCX_TRANSPORTS } from './session.js';
+
+function context(quick = true): { ctx: SuiteContext; steps: string[]; skipped: Skipped[] } {
+  const steps: string[] = [];
+  const skipped: Skipped[] = [];
+  const config = defaultConfig('/tmp/unused', { quick });
+  const budget = { time: 1, iterations: 1, warmupTime: 0, warmupIterations: 0 };
+  return {
+    ctx: {
+      config,
+      budget,
+      budgetFor: () => budget,
+      connectors: [],
+      progress: { plan() {}, step: (label) => void steps.push(label) },
+      skip: (s) => void skipped.push({ suite: 'ops', ...s }),
+      log() {},
+    },
+    steps,
+    skipped,
+  };
+}
+
+/** A candidate that takes `ms` per call and records each batch it ran. */
+function fake(label: string, ms: (bytes: number) => number, log: string[]): Candidate {
+  return {
+    label,
+    name: `${label}()`,
+    async run(bytes, iterations, warmup) {
+      log.push(`${label} ${bytes} ${iterations} ${warmup}`);
+      return ms(bytes);
+    },
+  };
+}
+
+describe('ucxPlan', () => {
+  it('sizes, rounds and calls per round: full, quick, --sizes and --repeat', () => {
+    const full = ucxPlan(defaultConfig('/x'));
+    expect(full.sizes).toEqual([...UCX_SIZES]);
+    expect(full.rounds).toBe(8);
+    expect([4 * KiB, MiB, 4 * MiB, 64 * MiB, 256 * MiB].map(full.iterations)).toEqual([200, 64, 16, 3, 3]);
+    expect(full.warmup(200)).toBe(20);
+    expect(full.warmup(3)).toBe(1);
+    const quick = ucxPlan(defaultConfig('/x', { quick: true }));
+    expect(quick.sizes).toEqual([...UCX_QUICK_SIZES]);
+    expect(quick.rounds).toBe(2);
+    expect(quick.iterations(4 * MiB)).toBe(4);
+    const custom = ucxPlan(defaultConfig('/x', { sizes: [KiB], repeat: 5 }));
+    expect(custom.sizes).toEqual([KiB]);
+    expect(custom.rounds).toBe(5);
+  });
+});
+
+describe('interleave', () => {
+  it('runs every candidate once per round, the order reversed every other round', async () => {
+    const log: string[] = [];
+    const plan = { ...ucxPlan(defaultConfig('/x', { quick: true })), rounds: 3 };
+    const samples = await interleave([fake('a', () => 1, log), fake('b', () => 2, log), fake('c', () => 3, log)], MiB, plan);
+    expect(log.map((l) => l.split(' ')[0]).join('')).toBe('abccbaabc');
+    expect(log[0]).toBe(`a ${MiB} 16 2`);
+    expect(samples).toEqual([
+      [1, 1, 1],
+      [2, 2, 2],
+      [3, 3, 3],
+    ]);
+  });
+});
+
+describe('measureUcxOps', () => {
+  it('a row per op, size and baseline, with the bandwidth ratio and the transport', async () => {
+    const log: string[] = [];
+    const { ctx, steps, skipped } = context();
+    const plan = { ...ucxPlan(ctx.config), sizes: [64 * KiB, 4 * MiB] };
+    const session = {
+      run: async (impl: string, bytes: number) => ({ msPerOp: impl === 'rma-get' ? 1 : 4, p50Ms: 1, calls: 1 }),
+    };
+    const checked: number[] = [];
+    const rows: Row[] = await measureUcxOps(
+      ctx,
+      {
+        connector: 'ucx-tcp',
+        transport: UCX_TRANSPORTS.tcp,
+        session,
+        plan,
+        subjects: { get: fake('store', () => 2, log), put: fake('store', () => 8, log) },
+        perftest: (op) => fake('ucx_perftest', () => (op === 'get' ? 0.5 : 2), log),
+      },
+      async (bytes) => void checked.push(bytes),
+    );
+    expect(checked).toEqual([64 * KiB, 4 * MiB]);
+    expect(skipped).toEqual([]);
+    expect(steps).toEqual(['get ucx-tcp 64 KiB', 'put ucx-tcp 64 KiB', 'get ucx-tcp 4 MiB', 'put ucx-tcp 4 MiB']);
+    expect(rows).toHaveLength(8);
+    const get = rows.filter((r) => r.case === 'get' && r.bytes === 4 * MiB);
+    expect(get.map((r) => r.params?.['baseline'])).toEqual(['addon', 'ucx_perftest']);
+    // store 2 ms vs addon 1 ms: half the bandwidth; vs ucx_perftest 0.5 ms: a quarter.
+    expect(get.map((r) => r.params?.['bandwidthRatio'])).toEqual([0.5, 0.25]);
+    expect(get[0]?.params).toMatchObject({ transport: 'tcp', tls: 'tcp', rounds: 2, callsPerRound: 4 });
+    expect(get[0]?.subject.stats.samples).toBe(2);
+    const put = rows.find((r) => r.case === 'put' && r.params?.['baseline'] === 'addon');
+    expect(put?.params?.['bandwidthRatio']).toBe(0.5);
+  });
+});

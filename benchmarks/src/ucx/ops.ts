@@ -1,0 +1,163 @@
+// The UCX rows of the ops suite: get and put per transport and size, three candidates side by side in the
+// same run — the store over UcxConnector (the subject), the raw addon operation it sits on, and
+// ucx_perftest — in interleaved rounds (ABC, then CBA, …). Each round of a candidate is a batch of calls
+// one at a time after a short warm-up, and gives one sample: the mean time per call. ucx_perftest is an
+// external process with its own loop and reports only such means, so every candidate is sampled alike.
+import { KiB, MiB, type BenchConfig, formatSize, sizesFor } from '../config.js';
+import { type PerftestTest, perftestUnavailable, runPerftest } from '../raw/ucx-perftest.js';
+import { summarize } from '../stats.js';
+import type { Row, SuiteContext } from '../suite.js';
+import type { UcxImpl } from './protocol.js';
+import type { UcxRawSession, UcxTransport } from './session.js';
+
+/** 4 KiB … 256 MiB; quick: one small and one large size (the large one is where the 0.9× target applies). */
+export const UCX_SIZES: readonly number[] = [4 * KiB, 64 * KiB, MiB, 4 * MiB, 16 * MiB, 64 * MiB, 256 * MiB];
+export const UCX_QUICK_SIZES: readonly number[] = [64 * KiB, 4 * MiB];
+
+export const UCX_OPS = ['get', 'put'] as const;
+export type UcxOp = (typeof UCX_OPS)[number];
+
+export interface UcxPlan {
+  sizes: number[];
+  /** Rounds per candidate: each gives one sample. */
+  rounds: number;
+  /** Timed calls per round. */
+  iterations(bytes: number): number;
+  /** Untimed calls before each round. */
+  warmup(iterations: number): number;
+}
+
+/**
+ * Full: 8 rounds of up to 64 MiB moved (3 to 200 calls); quick: 2 rounds of up to 16 MiB (2 to 50 calls).
+ * `--repeat N` sets the rounds.
+ */
+export function ucxPlan(config: BenchConfig): UcxPlan {
+  const quick = config.quick;
+  const volume = quick ? 16 * MiB : 64 * MiB;
+  const [least, most] = quick ? [2, 50] : [3, 200];
+  return {
+    sizes: sizesFor(config, { full: UCX_SIZES, quick: UCX_QUICK_SIZES }),
+    rounds: config.repeat ?? (quick ? 2 : 8),
+    iterations: (bytes) => Math.max(least, Math.min(most, Math.ceil(volume / bytes))),
+    warmup: (iterations) => Math.max(1, Math.ceil(iterations / 10)),
+  };
+}
+
+/** What ucx_perftest runs for each op: RMA get for get, active-message bandwidth for put. */
+export const PERFTEST_TEST: Record<UcxOp, PerftestTest> = { get: 'ucp_get', put: 'ucp_am_bw' };
+
+/** One thing timed per round: `run` returns the mean milliseconds per call of one batch. */
+export interface Candidate {
+  /** params.baseline of the rows it is the baseline of ('addon', 'ucx_perftest'); the subject's is unused. */
+  label: string;
+  /** What it is, as code: "store.get(key)", "ep.get(region, …)". */
+  name: string;
+  run(bytes: number, iterations: number, warmup: number): Promise<number>;
+}
+
+/** Runs every candidate `rounds` times, the order reversed every other round; the samples of each, in ms per call. */
+export async function interleave(candidates: readonly Candidate[], bytes: number, plan: UcxPlan): Promise<number[][]> {
+  const samples = candidates.map(() => [] as number[]);
+  const iterations = plan.iterations(bytes);
+  const warmup = plan.warmup(iterations);
+  for (let round = 0; round < plan.rounds; round++) {
+    const order = candidates.map((_, i) => i);
+    if (round % 2 === 1) order.reverse();
+    for (const i of order) (samples[i] as number[]).push(await (candidates[i] as Candidate).run(bytes, iterations, warmup));
+  }
+  return samples;
+}
+
+/** ucx_perftest as a candidate: one client/server pair per round, its overall time per operation. */
+export function perftestCandidate(op: UcxOp, transport: UcxTransport): Candidate {
+  const test = PERFTEST_TEST[op];
+  return {
+    label: 'ucx_perftest',
+    name: `ucx_perftest -t ${test} -O 1 -m host (UCX_TLS=${transport.tls})`,
+    async run(bytes, iterations, warmup) {
+      const result = await runPerftest({ test, bytes, iterations, warmup, tls: transport.tls });
+      return result.overallUs / 1000;
+    },
+  };
+}
+
+/** The raw addon operation under each op, as timed in the client process. */
+export const RAW_IMPL: Record<UcxOp, { impl: UcxImpl; name: string }> = {
+  get: { impl: 'rma-get', name: 'ep.get(region, 0, n, address, rkey) into a preallocated registered region' },
+  put: { impl: 'pull-put', name: 'ep.amSend(pull request) → the owner ep.get()s the bytes from a registered region → its empty AM' },
+};
+
+export function sessionCandidate(session: Pick<UcxRawSession, 'run'>, impl: UcxImpl, label: string, name: string): Candidate {
+  return {
+    label,
+    name,
+    async run(bytes, iterations, warmup) {
+      return (await session.run(impl, bytes, iterations, warmup)).msPerOp;
+    },
+  };
+}
+
+export interface UcxOpsOptions {
+  /** The connector name the rows carry: 'ucx-tcp'. */
+  connector: string;
+  transport: UcxTransport;
+  /** Where the raw addon baselines run (only `run` is used). */
+  session: Pick<UcxRawSession, 'run'>;
+  /** The subject of each op (the store over UcxConnector in the client). */
+  subjects: Record<UcxOp, Candidate>;
+  plan: UcxPlan;
+  /** The ucx_perftest baseline of an op; default `perftestCandidate` where ucx_perftest is installed. */
+  perftest?: (op: UcxOp) => Candidate;
+}
+
+/** Bytes per second, 10^9, at a time per op in ms. */
+function gbps(bytes: number, ms: number): number {
+  return bytes / (ms / 1000) / 1e9;
+}
+
+/**
+ * The rows of one transport: per size and op, the subject and its baselines (the raw addon operation, and
+ * ucx_perftest where it is installed; where not, ctx is told why once). Each row carries
+ * params.bandwidthRatio = subject GB/s ÷ baseline GB/s at the medians (the inverse of `ratio`, which is
+ * time over time like every ops row), params.transport and params.tls.
+ */
+export async function measureUcxOps(ctx: SuiteContext, options: UcxOpsOptions, check: (bytes: number) => Promise<void>): Promise<Row[]> {
+  const { connector, transport, session, subjects, plan } = options;
+  const perftest = options.perftest ?? ((op: UcxOp) => perftestCandidate(op, transport));
+  const perftestMissing = options.perftest === undefined ? perftestUnavailable() : null;
+  if (perftestMissing !== null) ctx.skip({ connector, reason: `ucx_perftest baseline: ${perftestMissing}` });
+  const rows: Row[] = [];
+  for (const bytes of plan.sizes) {
+    await check(bytes);
+    for (const op of UCX_OPS) {
+      ctx.progress.step(`${op} ${connector} ${formatSize(bytes)}`);
+      const baselines = [
+        sessionCandidate(session, RAW_IMPL[op].impl, 'addon', RAW_IMPL[op].name),
+        ...(perftestMissing === null ? [perftest(op)] : []),
+      ];
+      const subject = subjects[op];
+      const [mine, ...theirs] = await interleave([subject, ...baselines], bytes, plan);
+      const subjectStats = summarize(mine as number[]);
+      baselines.forEach((baseline, i) => {
+        const stats = summarize(theirs[i] as number[]);
+        rows.push({
+          suite: 'ops',
+          case: op,
+          connector,
+          bytes,
+          params: {
+            baseline: baseline.label,
+            transport: transport.name,
+            tls: transport.tls,
+            rounds: plan.rounds,
+            callsPerRound: plan.iterations(bytes),
+            bandwidthRatio: gbps(bytes, subjectStats.median) / gbps(bytes, stats.median),
+          },
+          subject: { name: subject.name, stats: subjectStats },
+          baseline: { name: baseline.name, stats },
+        });
+      });
+    }
+  }
+  return rows;
+}

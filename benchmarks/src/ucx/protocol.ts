@@ -1,0 +1,65 @@
+// What the UCX benchmark processes say to each other. The parent (session.ts, no UCX of its own) starts
+// an owner (owner.ts: holds the bytes, as a producer or a daemon would) and a client (client.ts: the
+// measuring process), both with the transport's UCX_TLS, and passes worker addresses, remote addresses
+// and packed rkeys between them over IPC (base64). Between owner and client the raw baselines speak
+// active messages with these ids; the connector speaks its own.
+import { createHash } from 'node:crypto';
+import type { ErrorMode } from '@proxystore/ucx/native';
+
+/** Raw pull-put: the client asks the owner to RMA-get `length` bytes of the client's put source (header: length, u64 LE). */
+export const AM_RAW_PULL = 0x6270;
+/** The owner's answer once its get completed (empty). */
+export const AM_RAW_PULL_DONE = 0x6271;
+
+/** How a peer reaches registered memory: the worker to connect to, where the bytes are, and the key. */
+export interface RemoteBlock {
+  /** The peer's UCP worker address, base64. */
+  worker: string;
+  /** The address of byte 0, decimal (a bigint on the wire as text). */
+  address: string;
+  /** The packed rkey, base64. */
+  rkey: string;
+}
+
+/** What the client can time: one call of each, one in flight. */
+export type UcxImpl =
+  /** Raw addon: `ep.get` of the owner's block into a preallocated registered region. */
+  | 'rma-get'
+  /** Raw addon: an AM asks the owner to `ep.get` the client's registered bytes; its empty AM answers. */
+  | 'pull-put'
+  /** UcxConnector: `connector.get(key)` of an object the owner holds. */
+  | 'connector-get'
+  /** UcxConnector: `connector.put(frames)`. */
+  | 'connector-put';
+
+export interface RunResult {
+  /** Mean milliseconds per call over the timed calls (warm-up excluded). */
+  msPerOp: number;
+  /** Median of the timed calls. */
+  p50Ms: number;
+  calls: number;
+}
+
+export interface SetupOptions {
+  maxBytes: number;
+  errorMode: ErrorMode;
+}
+
+export function toBase64(bytes: ArrayBuffer | ArrayBufferView): string {
+  const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Buffer.from(view).toString('base64');
+}
+
+export function fromBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+/** sha256 of the first `bytes` bytes of a buffer, hex: how the processes check they moved the same bytes. */
+export function digest(buffer: ArrayBuffer, bytes: number, offset = 0): string {
+  return createHash('sha256').update(new Uint8Array(buffer, offset, bytes)).digest('hex');
+}
+
+/** errorMode for a UCX_TLS value: 'none' where only shared-memory transports are named (UCX 1.13 has no peer-failure support there). */
+export function errorModeFor(tls: string): ErrorMode {
+  return tls.split(',').some((t) => !['sm', 'shm', 'posix', 'sysv', 'cma', 'knem', 'xpmem', 'self'].includes(t.trim())) ? 'peer' : 'none';
+}

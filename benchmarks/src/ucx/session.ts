@@ -1,0 +1,94 @@
+// The parent's side of the UCX measurements: per transport, an owner process and a measuring client
+// process, both started with that transport's UCX_TLS (UCX reads it once per process, so the harness
+// itself never loads UCX), wired to each other, and the byte checks that run before anything is timed.
+import { childScript } from '../child.js';
+import { type RemoteBlock, type RunResult, type UcxImpl, errorModeFor } from './protocol.js';
+import { RpcChild } from './rpc.js';
+
+export interface UcxTransport {
+  /** What rows and connector names call it: 'tcp', 'sm'. */
+  name: string;
+  /** UCX_TLS of every process of the measurement, ucx_perftest's included. */
+  tls: string;
+}
+
+/**
+ * The two transports every machine with UCX has. Shared memory is `sm,self` (posix/sysv segments and CMA
+ * for zero-copy RMA): worker addresses travel over IPC, so no tcp is needed for wireup, and ucx_perftest
+ * exchanges its addresses over its own socket.
+ */
+export const UCX_TRANSPORTS = {
+  tcp: { name: 'tcp', tls: 'tcp' },
+  sm: { name: 'sm', tls: 'sm,self' },
+} as const satisfies Record<string, UcxTransport>;
+
+/** The environment of a UCX process of this transport. */
+export function ucxEnv(transport: UcxTransport): NodeJS.ProcessEnv {
+  return { ...process.env, UCX_TLS: transport.tls, UCX_WARN_UNUSED_ENV_VARS: 'n' };
+}
+
+export class UcxRawSession {
+  private constructor(
+    readonly transport: UcxTransport,
+    readonly owner: RpcChild,
+    readonly client: RpcChild,
+  ) {}
+
+  /** Starts both processes, registers `maxBytes` on each side and connects them both ways. */
+  static async start(transport: UcxTransport, maxBytes: number): Promise<UcxRawSession> {
+    const env = ucxEnv(transport);
+    const errorMode = errorModeFor(transport.tls);
+    const owner = new RpcChild(childScript(import.meta.url, './owner'), `the UCX owner (UCX_TLS=${transport.tls})`, env);
+    const client = new RpcChild(childScript(import.meta.url, './client'), `the UCX client (UCX_TLS=${transport.tls})`, env);
+    try {
+      await Promise.all([owner.ready, client.ready]);
+      const block = await owner.request<RemoteBlock>('setup', { maxBytes });
+      const back = await client.request<RemoteBlock>('setup', { maxBytes, errorMode, owner: block });
+      await owner.request('connectBack', { block: back, errorMode });
+      return new UcxRawSession(transport, owner, client);
+    } catch (err) {
+      await Promise.all([owner.stop(), client.stop()]);
+      throw err;
+    }
+  }
+
+  /** One raw get and one raw pull-put of `bytes`, outside any clock: each side must hold the other's bytes. */
+  async check(bytes: number): Promise<void> {
+    await this.client.request('once', { impl: 'rma-get', bytes });
+    const [got, source] = await Promise.all([
+      this.client.request<string>('digest', { what: 'dest', bytes }),
+      this.owner.request<string>('digest', { what: 'source', bytes }),
+    ]);
+    if (got !== source) throw new Error(`UCX ${this.transport.name}: the raw get of ${bytes} B returned other bytes`);
+    await this.client.request('once', { impl: 'pull-put', bytes });
+    const [pulled, putSource] = await Promise.all([
+      this.owner.request<string>('digest', { what: 'pulled', bytes }),
+      this.client.request<string>('digest', { what: 'putSource', bytes }),
+    ]);
+    if (pulled !== putSource) throw new Error(`UCX ${this.transport.name}: the raw pull-put of ${bytes} B moved other bytes`);
+  }
+
+  /**
+   * The subject's side: a UcxServer in the owner (as `proxystore-ucx-daemon` runs one) and, in the client,
+   * a store over a daemon-mode UcxConnector to it, with a bearer token.
+   */
+  async startConnector(token: string): Promise<void> {
+    const errorMode = errorModeFor(this.transport.tls);
+    const { address } = await this.owner.request<{ address: string }>('serverStart', { token, errorMode });
+    await this.client.request('connectorSetup', { daemon: address, token, errorMode });
+  }
+
+  /** Puts the object the connector's gets of `bytes` read, and checks a put and a get give back the bytes. */
+  async prepareConnector(bytes: number): Promise<void> {
+    await this.client.request('connectorPrepare', { bytes }, 300_000);
+  }
+
+  /** A timed batch in the client: `iterations` calls of `impl` after `warmup` untimed ones. */
+  run(impl: UcxImpl, bytes: number, iterations: number, warmup: number): Promise<RunResult> {
+    return this.client.request<RunResult>('run', { impl, bytes, iterations, warmup }, 600_000);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.client.stop(), this.owner.stop()]);
+  }
+}
