@@ -5,13 +5,53 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BenchConnector } from '../connectors.js';
 import { benchToken } from '../connectors.js';
-import { UCX_OPS, type UcxOp, type Candidate, measureUcxOps, sessionCandidate, ucxPlan } from './ops.js';
+import { UCX_OPS, type UcxOp, type Candidate, type Subject, measureUcxOps, sessionCandidate, ucxPlan } from './ops.js';
+import type { UcxImpl } from './protocol.js';
 import { UcxRawSession, type UcxTransport } from './session.js';
 
-const SUBJECT: Record<UcxOp, { impl: 'connector-get' | 'connector-put'; name: string }> = {
-  get: { impl: 'connector-get', name: 'store.get(key) (UcxConnector, daemon mode)' },
-  put: { impl: 'connector-put', name: 'store.put(bytes) (UcxConnector, daemon mode)' },
+/**
+ * The subjects per op. `get` is what a consumer sees when it drops values and lets V8 collect them:
+ * each get takes a pool block, which returns when its value's buffer is collected, so back-to-back gets
+ * often find no idle block and register a fresh one. `get (block reused)` collects the value off the
+ * clock after each call, so every get finds its block in the pool: the connector's data path alone.
+ */
+const SUBJECTS: Record<UcxOp, { case: string; impl: UcxImpl; name: string }[]> = {
+  get: [
+    { case: 'get', impl: 'connector-get', name: 'store.get(key) (UcxConnector, daemon mode)' },
+    { case: 'get (block reused)', impl: 'connector-get-collected', name: 'store.get(key), the value collected off the clock after each call' },
+  ],
+  put: [{ case: 'put', impl: 'connector-put', name: 'store.put(bytes) (UcxConnector, daemon mode)' }],
 };
+
+/** The addon counters a subject's rows carry, per timed call. */
+const COUNTERS = ['memMaps', 'poolMisses', 'wakeups'] as const;
+
+/**
+ * A subject timed in the client, with the addon's counters read before and after each batch (off the
+ * clock): `counters()` gives them per call (warm-up calls included in the count, as they run in the batch).
+ */
+export function countedCandidate(session: Pick<UcxRawSession, 'run' | 'stats'>, impl: UcxImpl, label: string, name: string): Candidate {
+  const timed = sessionCandidate(session, impl, label, name);
+  let calls = 0;
+  const sums = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<(typeof COUNTERS)[number], number>;
+  return {
+    ...timed,
+    async run(bytes, iterations, warmup) {
+      const before = await session.stats();
+      const ms = await timed.run(bytes, iterations, warmup);
+      const after = await session.stats();
+      for (const c of COUNTERS) sums[c] += after[c] - before[c];
+      calls += iterations + warmup;
+      return ms;
+    },
+    counters() {
+      const out = Object.fromEntries(COUNTERS.map((c) => [`${c}PerCall`, calls > 0 ? sums[c] / calls : 0]));
+      calls = 0;
+      for (const c of COUNTERS) sums[c] = 0;
+      return out;
+    },
+  };
+}
 
 let probed: Promise<string | null> | undefined;
 
@@ -69,8 +109,8 @@ export function ucxBench(transport: UcxTransport): BenchConnector {
         try {
           await session.startConnector(benchToken());
           const subjects = Object.fromEntries(
-            UCX_OPS.map((op) => [op, sessionCandidate(session, SUBJECT[op].impl, 'store', SUBJECT[op].name)]),
-          ) as Record<UcxOp, Candidate>;
+            UCX_OPS.map((op) => [op, SUBJECTS[op].map((s) => ({ case: s.case, candidate: countedCandidate(session, s.impl, 'store', s.name) }))]),
+          ) as Record<UcxOp, Subject[]>;
           return await measureUcxOps(ctx, { connector: name, transport, session, subjects, plan }, async (bytes) => {
             await session.check(bytes);
             await session.prepareConnector(bytes);

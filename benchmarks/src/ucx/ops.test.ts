@@ -87,7 +87,13 @@ describe('measureUcxOps', () => {
         transport: UCX_TRANSPORTS.tcp,
         session,
         plan,
-        subjects: { get: fake('store', () => 2, log), put: fake('store', () => 8, log) },
+        subjects: {
+          get: [
+            { case: 'get', candidate: fake('store', () => 2, log) },
+            { case: 'get (block reused)', candidate: { ...fake('store', () => 1, log), counters: () => ({ memMapsPerCall: 0 }) } },
+          ],
+          put: [{ case: 'put', candidate: fake('store', () => 8, log) }],
+        },
         perftest: (op) => fake('ucx_perftest', () => (op === 'get' ? 0.5 : 2), log),
       },
       async (bytes) => void checked.push(bytes),
@@ -95,7 +101,13 @@ describe('measureUcxOps', () => {
     expect(checked).toEqual([64 * KiB, 4 * MiB]);
     expect(skipped).toEqual([]);
     expect(steps).toEqual(['get ucx-tcp 64 KiB', 'put ucx-tcp 64 KiB', 'get ucx-tcp 4 MiB', 'put ucx-tcp 4 MiB']);
-    expect(rows).toHaveLength(8);
+    expect(rows).toHaveLength(12);
+    // Both get subjects share the baseline samples of one interleaving: per round, the fakes logged here
+    // (two subjects and ucx_perftest for get, one and ucx_perftest for put; the addon runs in `session`).
+    expect(log.filter((l) => l.endsWith(`${4 * MiB} 4 1`))).toHaveLength(2 * (3 + 2));
+    const reused = rows.filter((r) => r.case === 'get (block reused)' && r.bytes === 4 * MiB);
+    expect(reused.map((r) => r.params?.['bandwidthRatio'])).toEqual([1, 0.5]);
+    expect(reused[0]?.params?.['memMapsPerCall']).toBe(0);
     const get = rows.filter((r) => r.case === 'get' && r.bytes === 4 * MiB);
     expect(get.map((r) => r.params?.['baseline'])).toEqual(['addon', 'ucx_perftest']);
     // store 2 ms vs addon 1 ms: half the bandwidth; vs ucx_perftest 0.5 ms: a quarter.

@@ -53,6 +53,17 @@ export interface Candidate {
   /** What it is, as code: "store.get(key)", "ep.get(region, …)". */
   name: string;
   run(bytes: number, iterations: number, warmup: number): Promise<number>;
+  /**
+   * Counters per timed call over the runs since the last `counters()` (the addon's registrations and pool
+   * misses), which then start again; they go into the row's params. Absent where there are none.
+   */
+  counters?(): Record<string, number>;
+}
+
+/** A subject of an op: the row's case ('get', 'get (block reused)') and what is timed. */
+export interface Subject {
+  case: string;
+  candidate: Candidate;
 }
 
 /** Runs every candidate `rounds` times, the order reversed every other round; the samples of each, in ms per call. */
@@ -103,8 +114,11 @@ export interface UcxOpsOptions {
   transport: UcxTransport;
   /** Where the raw addon baselines run (only `run` is used). */
   session: Pick<UcxRawSession, 'run'>;
-  /** The subject of each op (the store over UcxConnector in the client). */
-  subjects: Record<UcxOp, Candidate>;
+  /**
+   * The subjects of each op (the store over UcxConnector in the client), a row case each; all of an op's
+   * subjects and its baselines are interleaved together, so the rows of one op share baseline samples.
+   */
+  subjects: Record<UcxOp, readonly Subject[]>;
   plan: UcxPlan;
   /** The ucx_perftest baseline of an op; default `perftestCandidate` where ucx_perftest is installed. */
   perftest?: (op: UcxOp) => Candidate;
@@ -135,26 +149,30 @@ export async function measureUcxOps(ctx: SuiteContext, options: UcxOpsOptions, c
         sessionCandidate(session, RAW_IMPL[op].impl, 'addon', RAW_IMPL[op].name),
         ...(perftestMissing === null ? [perftest(op)] : []),
       ];
-      const subject = subjects[op];
-      const [mine, ...theirs] = await interleave([subject, ...baselines], bytes, plan);
-      const subjectStats = summarize(mine as number[]);
-      baselines.forEach((baseline, i) => {
-        const stats = summarize(theirs[i] as number[]);
-        rows.push({
-          suite: 'ops',
-          case: op,
-          connector,
-          bytes,
-          params: {
-            baseline: baseline.label,
-            transport: transport.name,
-            tls: transport.tls,
-            rounds: plan.rounds,
-            callsPerRound: plan.iterations(bytes),
-            bandwidthRatio: gbps(bytes, subjectStats.median) / gbps(bytes, stats.median),
-          },
-          subject: { name: subject.name, stats: subjectStats },
-          baseline: { name: baseline.name, stats },
+      const mine = subjects[op];
+      const samples = await interleave([...mine.map((s) => s.candidate), ...baselines], bytes, plan);
+      mine.forEach((subject, j) => {
+        const subjectStats = summarize(samples[j] as number[]);
+        const counters = subject.candidate.counters?.() ?? {};
+        baselines.forEach((baseline, i) => {
+          const stats = summarize(samples[mine.length + i] as number[]);
+          rows.push({
+            suite: 'ops',
+            case: subject.case,
+            connector,
+            bytes,
+            params: {
+              baseline: baseline.label,
+              transport: transport.name,
+              tls: transport.tls,
+              rounds: plan.rounds,
+              callsPerRound: plan.iterations(bytes),
+              bandwidthRatio: gbps(bytes, subjectStats.median) / gbps(bytes, stats.median),
+              ...counters,
+            },
+            subject: { name: subject.candidate.name, stats: subjectStats },
+            baseline: { name: baseline.name, stats },
+          });
         });
       });
     }

@@ -27,9 +27,11 @@ export type UcxImpl =
   | 'rma-get'
   /** Raw addon: an AM asks the owner to `ep.get` the client's registered bytes; its empty AM answers. */
   | 'pull-put'
-  /** UcxConnector: `connector.get(key)` of an object the owner holds. */
+  /** The store over UcxConnector: `store.get(key)` of an object the owner holds. */
   | 'connector-get'
-  /** UcxConnector: `connector.put(frames)`. */
+  /** The same, the value then collected off the clock, so its pooled block is back for the next get. */
+  | 'connector-get-collected'
+  /** The store over UcxConnector: `store.put(bytes)`, the object evicted off the clock. */
   | 'connector-put';
 
 export interface RunResult {

@@ -1,6 +1,7 @@
 // The parent's side of the UCX measurements: per transport, an owner process and a measuring client
 // process, both started with that transport's UCX_TLS (UCX reads it once per process, so the harness
 // itself never loads UCX), wired to each other, and the byte checks that run before anything is timed.
+import type { NativeStats } from '@proxystore/ucx/native';
 import { childScript } from '../child.js';
 import { type RemoteBlock, type RunResult, type UcxImpl, errorModeFor } from './protocol.js';
 import { RpcChild } from './rpc.js';
@@ -86,6 +87,11 @@ export class UcxRawSession {
   /** A timed batch in the client: `iterations` calls of `impl` after `warmup` untimed ones. */
   run(impl: UcxImpl, bytes: number, iterations: number, warmup: number): Promise<RunResult> {
     return this.client.request<RunResult>('run', { impl, bytes, iterations, warmup }, 600_000);
+  }
+
+  /** The client's addon counters (registrations, pool hits and misses, wakeups). */
+  stats(): Promise<NativeStats> {
+    return this.client.request<NativeStats>('stats');
   }
 
   async stop(): Promise<void> {
