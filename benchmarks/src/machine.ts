@@ -44,7 +44,7 @@ export function describeMachine(): MachineInfo {
     osRelease: release(),
     node: process.version,
     v8: process.versions.v8,
-    ucx: versionOf('ucx_info', ['-v'], /Library version:\s*(\S+)/),
+    ucx: versionOf('ucx_info', ['-v'], /(?:Library version:|# Version)\s*(\S+)/),
     redis: versionOf('redis-server', ['--version'], /v=(\S+)/),
   };
 }

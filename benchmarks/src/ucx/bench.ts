@@ -10,16 +10,12 @@ import type { UcxImpl } from './protocol.js';
 import { UcxRawSession, type UcxTransport } from './session.js';
 
 /**
- * The subjects per op. `get` is what a consumer sees when it drops values and lets V8 collect them:
- * each get takes a pool block, which returns when its value's buffer is collected, so back-to-back gets
- * often find no idle block and register a fresh one. `get (block reused)` collects the value off the
- * clock after each call, so every get finds its block in the pool: the connector's data path alone.
+ * The subject of each op. A get takes a pool block that returns when its value's buffer is collected, so
+ * back-to-back gets may find no idle block and register a fresh one: the rows' memMapsPerCall and
+ * poolMissesPerCall say how often.
  */
 const SUBJECTS: Record<UcxOp, { case: string; impl: UcxImpl; name: string }[]> = {
-  get: [
-    { case: 'get', impl: 'connector-get', name: 'store.get(key) (UcxConnector, daemon mode)' },
-    { case: 'get (block reused)', impl: 'connector-get-collected', name: 'store.get(key), the value collected off the clock after each call' },
-  ],
+  get: [{ case: 'get', impl: 'connector-get', name: 'store.get(key) (UcxConnector, daemon mode)' }],
   put: [{ case: 'put', impl: 'connector-put', name: 'store.put(bytes) (UcxConnector, daemon mode)' }],
 };
 

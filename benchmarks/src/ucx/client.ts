@@ -4,8 +4,6 @@
 // the baselines (and ucx_perftest, which it runs itself).
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { type Key, Store } from '@proxystore/core';
 import { type Endpoint, type MemoryRegion, type RemoteKey, loadNative } from '@proxystore/ucx/native';
 import {
@@ -20,22 +18,6 @@ import {
   toBase64,
 } from './protocol.js';
 import { type Request, serveRequests } from './rpc.js';
-
-// A full GC on request, without asking for a node flag (as measure.ts does in the harness).
-const gc = ((): (() => void) | undefined => {
-  try {
-    setFlagsFromString('--expose-gc');
-    const fn: unknown = runInNewContext('gc');
-    return typeof fn === 'function' ? (fn as () => void) : undefined;
-  } catch {
-    return undefined;
-  }
-})();
-
-function collectGarbage(): void {
-  if (gc === undefined) throw new Error('no gc() in this process');
-  gc();
-}
 
 /** A source of calls to time: `call(bytes)` does one; `after`, if any, cleans up after each, off the clock. */
 interface Op {
@@ -121,18 +103,6 @@ await serveRequests(async () => {
       async call(bytes) {
         const value = await needStore().get<Uint8Array>(getKey as Key);
         if (value?.byteLength !== bytes) throw new Error(`store.get returned ${value?.byteLength ?? 'nothing'}, not ${bytes} B`);
-      },
-    },
-    'connector-get-collected': {
-      async call(bytes) {
-        const value = await needStore().get<Uint8Array>(getKey as Key);
-        if (value?.byteLength !== bytes) throw new Error(`store.get returned ${value?.byteLength ?? 'nothing'}, not ${bytes} B`);
-      },
-      // A full GC, then a turn of the event loop for the external buffers' finalizers: the block the get
-      // filled is back in the pool before the next call, as if the consumer released its value at once.
-      async after() {
-        collectGarbage();
-        await new Promise((resolve) => setImmediate(resolve));
       },
     },
     'connector-put': {

@@ -90,7 +90,7 @@ describe('measureUcxOps', () => {
         subjects: {
           get: [
             { case: 'get', candidate: fake('store', () => 2, log) },
-            { case: 'get (block reused)', candidate: { ...fake('store', () => 1, log), counters: () => ({ memMapsPerCall: 0 }) } },
+            { case: 'get (second subject)', candidate: { ...fake('store', () => 1, log), counters: () => ({ memMapsPerCall: 0 }) } },
           ],
           put: [{ case: 'put', candidate: fake('store', () => 8, log) }],
         },
@@ -105,7 +105,7 @@ describe('measureUcxOps', () => {
     // Both get subjects share the baseline samples of one interleaving: per round, the fakes logged here
     // (two subjects and ucx_perftest for get, one and ucx_perftest for put; the addon runs in `session`).
     expect(log.filter((l) => l.endsWith(`${4 * MiB} 4 1`))).toHaveLength(2 * (3 + 2));
-    const reused = rows.filter((r) => r.case === 'get (block reused)' && r.bytes === 4 * MiB);
+    const reused = rows.filter((r) => r.case === 'get (second subject)' && r.bytes === 4 * MiB);
     expect(reused.map((r) => r.params?.['bandwidthRatio'])).toEqual([1, 0.5]);
     expect(reused[0]?.params?.['memMapsPerCall']).toBe(0);
     const get = rows.filter((r) => r.case === 'get' && r.bytes === 4 * MiB);
@@ -116,5 +116,27 @@ describe('measureUcxOps', () => {
     expect(get[0]?.subject.stats.samples).toBe(2);
     const put = rows.find((r) => r.case === 'put' && r.params?.['baseline'] === 'addon');
     expect(put?.params?.['bandwidthRatio']).toBe(0.5);
+  });
+});
+
+describe('measureUcxOps when a call fails', () => {
+  it('records the figure as skipped with the reason and goes on with the next', async () => {
+    const { ctx, skipped } = context();
+    const plan = { ...ucxPlan(ctx.config), sizes: [64 * KiB] };
+    const failing: Candidate = { label: 'store', name: 'store.put', run: () => Promise.reject(new Error('no answer within 30000 ms')) };
+    const rows = await measureUcxOps(
+      ctx,
+      {
+        connector: 'ucx-sm',
+        transport: UCX_TRANSPORTS.sm,
+        session: { run: async () => ({ msPerOp: 1, p50Ms: 1, calls: 1 }) },
+        plan,
+        subjects: { get: [{ case: 'get', candidate: fake('store', () => 1, []) }], put: [{ case: 'put', candidate: failing }] },
+        perftest: () => fake('ucx_perftest', () => 1, []),
+      },
+      async () => {},
+    );
+    expect(rows.map((r) => r.case)).toEqual(['get', 'get']);
+    expect(skipped).toEqual([{ suite: 'ops', connector: 'ucx-sm', reason: 'put 64 KiB failed: no answer within 30000 ms' }]);
   });
 });

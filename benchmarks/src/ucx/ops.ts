@@ -60,7 +60,7 @@ export interface Candidate {
   counters?(): Record<string, number>;
 }
 
-/** A subject of an op: the row's case ('get', 'get (block reused)') and what is timed. */
+/** A subject of an op: the row's case ('get') and what is timed. */
 export interface Subject {
   case: string;
   candidate: Candidate;
@@ -150,7 +150,16 @@ export async function measureUcxOps(ctx: SuiteContext, options: UcxOpsOptions, c
         ...(perftestMissing === null ? [perftest(op)] : []),
       ];
       const mine = subjects[op];
-      const samples = await interleave([...mine.map((s) => s.candidate), ...baselines], bytes, plan);
+      let samples: number[][];
+      try {
+        samples = await interleave([...mine.map((s) => s.candidate), ...baselines], bytes, plan);
+      } catch (err) {
+        // A failed call (a timeout, a process gone) costs this figure, not the run: the next size or
+        // transport still runs, and the reason is recorded under skipped.
+        ctx.skip({ connector, reason: `${op} ${formatSize(bytes)} failed: ${err instanceof Error ? err.message : String(err)}` });
+        ctx.log(`${connector}: ${op} ${formatSize(bytes)} failed: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
       mine.forEach((subject, j) => {
         const subjectStats = summarize(samples[j] as number[]);
         const counters = subject.candidate.counters?.() ?? {};

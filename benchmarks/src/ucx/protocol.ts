@@ -29,8 +29,6 @@ export type UcxImpl =
   | 'pull-put'
   /** The store over UcxConnector: `store.get(key)` of an object the owner holds. */
   | 'connector-get'
-  /** The same, the value then collected off the clock, so its pooled block is back for the next get. */
-  | 'connector-get-collected'
   /** The store over UcxConnector: `store.put(bytes)`, the object evicted off the clock. */
   | 'connector-put';
 
