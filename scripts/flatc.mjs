@@ -21,6 +21,10 @@ const TARGETS = [
     schema: 'packages/serialize/schema/proxystore.fbs',
     out: 'packages/serialize/src/generated',
   },
+  {
+    schema: 'packages/ucx/schema/ucx.fbs',
+    out: 'packages/ucx/src/generated',
+  },
 ];
 
 const flatc = process.env.FLATC ?? 'flatc';

@@ -1,3 +1,148 @@
 #!/usr/bin/env node
-// proxystore-ucx-daemon (to come in this change).
-export {};
+// proxystore-ucx-daemon: a node-local UcxServer in the foreground. Daemon-mode UcxConnectors put into it
+// (it pulls their staged blocks by RMA) and consumers read from it by RMA get, so objects outlive the
+// processes that made them. Prints exactly one line `ready <json>` on stdout once listening (what scripts
+// and tests wait for), logs to stderr, and closes cleanly on SIGTERM or SIGINT.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { UcxServer, type UcxServerOptions } from './server.js';
+
+const USAGE = `Usage: proxystore-ucx-daemon [options]
+
+Runs a node-local ProxyStore UCX daemon until SIGTERM or SIGINT.
+  --host <host>               interface of the control plane (default 127.0.0.1)
+  --port <port>               its port (default 0: any free port)
+  --advertise-address <h:p>   the control address clients dial, when not the bound one
+  --token <token>             bearer token required on the control plane and in puts
+  --token-file <file>         ... read from a file (preferred: not visible in ps)
+  --max-bytes <bytes>         bytes of objects held at once (default: no limit)
+  --max-object-size <bytes>   largest object accepted (default: no limit)
+  --timeout-ms <ms>           limit of each UCX operation of a put (default 30000)
+  --error-mode <peer|none>    how its endpoints notice a dead producer (default from UCX_TLS)
+  --id <id>                   server id (default random)
+
+UCX reads its transports from the environment (UCX_TLS, UCX_NET_DEVICES, ...).
+`;
+
+function log(message: string): void {
+  process.stderr.write(`proxystore-ucx-daemon: ${message}\n`);
+}
+
+class UsageError extends Error {}
+
+function integer(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got '${value}'`);
+  return n;
+}
+
+function optionsFromArgs(argv: string[]): UcxServerOptions | null {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'advertise-address': { type: 'string' },
+      token: { type: 'string' },
+      'token-file': { type: 'string' },
+      'max-bytes': { type: 'string' },
+      'max-object-size': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      'error-mode': { type: 'string' },
+      id: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) return null;
+  const out: UcxServerOptions = { name: `ucx-daemon-${process.pid}` };
+  if (values.host !== undefined) out.host = values.host;
+  const port = integer(values.port, '--port');
+  if (port !== undefined) {
+    if (port > 65535) throw new UsageError('--port must be at most 65535');
+    out.port = port;
+  }
+  if (values['advertise-address'] !== undefined) out.advertiseAddress = values['advertise-address'];
+  if (values.token !== undefined && values['token-file'] !== undefined) throw new UsageError('give --token or --token-file, not both');
+  let token = values.token;
+  if (values['token-file'] !== undefined) {
+    try {
+      token = readFileSync(values['token-file'], 'utf8').trim();
+    } catch (err) {
+      throw new UsageError(`cannot read --token-file: ${(err as Error).message}`);
+    }
+  }
+  if (token !== undefined) {
+    if (!/^[\x21-\x7e]{1,4096}$/.test(token)) throw new UsageError('a token is 1 to 4096 printable ASCII characters');
+    out.tokens = [token];
+  }
+  const maxBytes = integer(values['max-bytes'], '--max-bytes');
+  if (maxBytes !== undefined) out.maxBytes = maxBytes;
+  const maxObjectSize = integer(values['max-object-size'], '--max-object-size');
+  if (maxObjectSize !== undefined) out.maxObjectSize = maxObjectSize;
+  const timeoutMs = integer(values['timeout-ms'], '--timeout-ms');
+  if (timeoutMs !== undefined) out.timeoutMs = Math.max(1, timeoutMs);
+  const mode = values['error-mode'];
+  if (mode !== undefined) {
+    if (mode !== 'peer' && mode !== 'none') throw new UsageError(`--error-mode must be 'peer' or 'none'`);
+    out.errorMode = mode;
+  }
+  if (values.id !== undefined) out.id = values.id;
+  return out;
+}
+
+async function main(): Promise<void> {
+  let options: UcxServerOptions | null;
+  try {
+    options = optionsFromArgs(process.argv.slice(2));
+  } catch (err) {
+    log(`${(err as Error).message} (--help for usage)`);
+    process.exitCode = 2;
+    return;
+  }
+  if (options === null) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  let server: UcxServer;
+  try {
+    server = await UcxServer.start(options);
+  } catch (err) {
+    log(`cannot start: ${(err as Error).message}`);
+    process.exitCode = 1;
+    return;
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      log(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    log(`${signal}: closing`);
+    server.close().then(
+      () => {
+        log('closed');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log(`close failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  log(`server ${server.id} listening on ${server.address} (errorMode ${server.errorMode}, UCX_TLS=${process.env.UCX_TLS ?? '(unset)'})`);
+  const ready = {
+    id: server.id,
+    address: server.address,
+    workerAddress: Buffer.from(server.workerAddress).toString('base64'),
+    errorMode: server.errorMode,
+    pid: process.pid,
+  };
+  process.stdout.write(`ready ${JSON.stringify(ready)}\n`);
+}
+
+await main();

@@ -1,0 +1,651 @@
+// The UcxConnector: objects are served from registered memory, by the producing process itself ('local'
+// mode) or by a node-local daemon ('daemon' mode), and read by one-sided RMA get straight into a pooled
+// registered block of the consumer, which becomes the value's backing memory (no copy after the wire).
+// The key carries the whole descriptor, so a get needs no control-plane call; exists and evict go over
+// the serving process's gRPC control plane.
+import { readFileSync } from 'node:fs';
+import {
+  ClosedError,
+  ConfigError,
+  InvalidKeyError,
+  assertFrames,
+  assertKey,
+  newId,
+  type CloseOptions,
+  type Connector,
+  type ConnectorConfig,
+  type Frames,
+  type IoOptions,
+  type JsonValue,
+} from '@proxystore/core';
+import { ControlClient, ControlErrorCode } from '@proxystore/control';
+import {
+  decodeRemoteObject,
+  descriptorOfKey,
+  encodeRemoteObject,
+  keyOf,
+  type RemoteObjectInfo,
+  type UcxKey,
+} from './descriptor.js';
+import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
+import { checkObject, clearNonce, frameViews, layoutOf, newNonce, writeObject } from './layout.js';
+import { defaultErrorMode, ucx } from './native-loader.js';
+import type { ErrorMode, MemoryRegion, NativeAddon } from './native.js';
+import { peerFor, peerStats, releasePeers, retainPeers, withPeer, withPeerSync } from './peers.js';
+import { AM_PULL_REPLY, AM_PULL_REQUEST, PullKind, decodePull, encodePull, jsonBytes, parseJson } from './pull.js';
+import { acquireRegion, regionBytes, releaseRegion } from './regions.js';
+import { UcxServer, localServer } from './server.js';
+
+export type UcxMode = 'local' | 'daemon';
+
+export interface UcxConnectorOptions {
+  /**
+   * 'local' (default): this process serves its own puts, from a UcxServer started on the first put (so a
+   * consumer starts nothing); objects live while the connector is open. 'daemon': puts go to a node-local
+   * `proxystore-ucx-daemon`, so objects outlive the producer.
+   */
+  mode?: UcxMode;
+  /** Daemon mode: the daemon's control address (host:port). Env PROXYSTORE_UCX_DAEMON replaces it when revived. */
+  daemon?: string;
+  /** Local mode: interface of this process's control plane. Default 127.0.0.1. */
+  host?: string;
+  /** Local mode: its port. Default 0 (any free port). */
+  port?: number;
+  /** Bearer token of the control planes (and daemon pulls). It travels in every reference: prefer tokenFile. */
+  token?: string;
+  /** A file holding the token, read when the connector is built; only the path travels. */
+  tokenFile?: string;
+  /**
+   * How endpoints notice a dead peer. Default: 'none' when UCX_TLS names only shared-memory transports
+   * (which have no peer-failure support in UCX 1.13), else 'peer'. With 'none', a dead peer shows as
+   * UCX_TIMEOUT after `timeoutMs`.
+   */
+  errorMode?: ErrorMode;
+  /** Limit of every UCX operation and control call, in ms. Default 30000. */
+  timeoutMs?: number;
+}
+
+/** Environment variables a revived UcxConnector reads. */
+export const ENV_DAEMON = 'PROXYSTORE_UCX_DAEMON';
+export const ENV_TOKEN = 'PROXYSTORE_UCX_TOKEN';
+
+const OPTION_FIELDS = ['mode', 'daemon', 'host', 'port', 'token', 'tokenFile', 'errorMode', 'timeoutMs'] as const;
+const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** Objects evicted at once by `close({ clear })`. */
+const CLEAR_BATCH = 64;
+/** Control-plane clients kept (one per serving process met); the oldest beyond are closed. */
+const MAX_CLIENTS = 64;
+
+function fail(message: string): never {
+  throw new ConfigError(`UcxConnector: ${message}`);
+}
+
+function checkOptions(input: unknown): UcxConnectorOptions {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) fail('options must be an object');
+  const o = input as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!(OPTION_FIELDS as readonly string[]).includes(k)) fail(`unknown option '${k}'`);
+  }
+  const out: UcxConnectorOptions = {};
+  if (o.mode !== undefined) {
+    if (o.mode !== 'local' && o.mode !== 'daemon') fail(`'mode' must be 'local' or 'daemon'`);
+    out.mode = o.mode;
+  }
+  if (o.daemon !== undefined) {
+    if (typeof o.daemon !== 'string' || !ADDRESS.test(o.daemon)) fail(`'daemon' must be host:port`);
+    out.daemon = o.daemon;
+  }
+  if (out.mode === 'daemon' && out.daemon === undefined) fail(`mode 'daemon' needs 'daemon' (the daemon's host:port)`);
+  if (o.host !== undefined) {
+    if (typeof o.host !== 'string' || o.host === '') fail(`'host' must be a non-empty string`);
+    out.host = o.host;
+  }
+  if (o.port !== undefined) {
+    if (typeof o.port !== 'number' || !Number.isSafeInteger(o.port) || o.port < 0 || o.port > 65535) {
+      fail(`'port' must be an integer from 0 to 65535`);
+    }
+    out.port = o.port;
+  }
+  if (o.token !== undefined && o.tokenFile !== undefined) fail(`give 'token' or 'tokenFile', not both`);
+  if (o.token !== undefined) {
+    if (typeof o.token !== 'string' || !/^[\x21-\x7e]{1,4096}$/.test(o.token)) {
+      fail(`'token' must be 1 to 4096 printable ASCII characters without spaces`);
+    }
+    out.token = o.token;
+  }
+  if (o.tokenFile !== undefined) {
+    if (typeof o.tokenFile !== 'string' || o.tokenFile === '') fail(`'tokenFile' must be a path`);
+    out.tokenFile = o.tokenFile;
+  }
+  if (o.errorMode !== undefined) {
+    if (o.errorMode !== 'peer' && o.errorMode !== 'none') fail(`'errorMode' must be 'peer' or 'none'`);
+    out.errorMode = o.errorMode;
+  }
+  if (o.timeoutMs !== undefined) {
+    if (typeof o.timeoutMs !== 'number' || !Number.isSafeInteger(o.timeoutMs) || o.timeoutMs < 1 || o.timeoutMs > 2 ** 31 - 1) {
+      fail(`'timeoutMs' must be an integer from 1 to ${2 ** 31 - 1}`);
+    }
+    out.timeoutMs = o.timeoutMs;
+  }
+  return out;
+}
+
+function readToken(options: UcxConnectorOptions): string | undefined {
+  if (options.token !== undefined) return options.token;
+  if (options.tokenFile === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(options.tokenFile, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`UcxConnector: cannot read tokenFile ${options.tokenFile}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!/^[\x21-\x7e]{1,4096}$/.test(text)) {
+    throw new ConfigError(`UcxConnector: tokenFile ${options.tokenFile} must hold one token of printable ASCII`);
+  }
+  return text;
+}
+
+/** Rejects with the signal's reason as soon as it aborts (the operation itself runs on). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+// ---- Local-mode servers, shared by the connectors of this thread with the same listen options --------
+
+interface SharedServer {
+  server: Promise<UcxServer>;
+  users: number;
+}
+
+const sharedServers = new Map<string, SharedServer>();
+
+function attachServer(options: { host: string; port: number; token: string | undefined; errorMode: ErrorMode; timeoutMs: number }): {
+  server: Promise<UcxServer>;
+  detach: () => Promise<void>;
+} {
+  const k = JSON.stringify([options.host, options.port, options.token ?? null]);
+  let shared = sharedServers.get(k);
+  if (shared === undefined) {
+    const s: SharedServer = {
+      server: UcxServer.start({
+        host: options.host,
+        port: options.port,
+        ...(options.token === undefined ? {} : { tokens: [options.token] }),
+        errorMode: options.errorMode,
+        timeoutMs: options.timeoutMs,
+      }),
+      users: 0,
+    };
+    s.server.catch(() => {
+      if (sharedServers.get(k) === s) sharedServers.delete(k);
+    });
+    sharedServers.set(k, s);
+    shared = s;
+  }
+  const entry = shared;
+  entry.users++;
+  let detached = false;
+  return {
+    server: entry.server,
+    detach: async () => {
+      if (detached) return;
+      detached = true;
+      if (--entry.users > 0) return;
+      if (sharedServers.get(k) === entry) sharedServers.delete(k);
+      const server = await entry.server.catch(() => null);
+      await server?.close();
+    },
+  };
+}
+
+// ---- Daemon-mode puts: replies to this thread's pull requests ----------------------------------------
+
+interface PendingPull {
+  resolve(reply: { kind: PullKind; a: Uint8Array; b: Uint8Array }): void;
+}
+
+const pendingPulls = new Map<number, PendingPull>();
+let nextSeq = 1;
+let replyHandlerSet = false;
+
+function onPullReply(header: ArrayBuffer): void {
+  const msg = decodePull(header);
+  if (msg === null || msg.kind === PullKind.REQUEST) return;
+  const pending = pendingPulls.get(msg.seq);
+  if (pending === undefined) return; // timed out already
+  pendingPulls.delete(msg.seq);
+  pending.resolve({ kind: msg.kind, a: msg.a.slice(), b: msg.b.slice() });
+}
+
+/** Id naming this thread's staged blocks in pull requests (a descriptor needs a server). */
+const STAGING_ID = `producer-${newId()}`;
+
+interface DaemonInfo {
+  id: string;
+  workerAddress: Uint8Array;
+}
+
+export class UcxConnector implements Connector<UcxKey> {
+  static readonly kind = 'ucx';
+  readonly kind = UcxConnector.kind;
+  readonly mode: UcxMode;
+  /** The errorMode in effect (the option, or what UCX_TLS implies). */
+  readonly errorMode: ErrorMode;
+  readonly timeoutMs: number;
+  readonly #options: UcxConnectorOptions;
+  readonly #token: string | undefined;
+  readonly #owned = new Map<string, UcxKey>();
+  readonly #clients = new Map<string, ControlClient>();
+  #local: { server: Promise<UcxServer>; detach: () => Promise<void> } | null = null;
+  #daemon: Promise<DaemonInfo> | null = null;
+  #closed = false;
+
+  constructor(options: UcxConnectorOptions = {}) {
+    this.#options = checkOptions(options);
+    this.mode = this.#options.mode ?? 'local';
+    this.errorMode = this.#options.errorMode ?? defaultErrorMode();
+    this.timeoutMs = this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#token = readToken(this.#options);
+    retainPeers();
+  }
+
+  /**
+   * Builds a connector from `config().options` in the process that revives a reference. Env
+   * PROXYSTORE_UCX_DAEMON replaces a daemon-mode connector's daemon (this node's daemon), and
+   * PROXYSTORE_UCX_TOKEN the token.
+   */
+  static fromConfig(options: { [k: string]: JsonValue }): UcxConnector {
+    const out = { ...options } as Record<string, unknown>;
+    const env = process.env;
+    if (out.mode === 'daemon' && env[ENV_DAEMON] !== undefined && env[ENV_DAEMON] !== '') out.daemon = env[ENV_DAEMON];
+    if (env[ENV_TOKEN] !== undefined && env[ENV_TOKEN] !== '') {
+      out.token = env[ENV_TOKEN];
+      delete out.tokenFile;
+    }
+    return new UcxConnector(out as UcxConnectorOptions);
+  }
+
+  static async fromConfigAsync(options: { [k: string]: JsonValue }): Promise<UcxConnector> {
+    return UcxConnector.fromConfig(options);
+  }
+
+  /** The local-mode server of this connector, once a put started it (else null). */
+  async server(): Promise<UcxServer | null> {
+    return this.#local === null ? null : this.#local.server;
+  }
+
+  #open(options?: IoOptions): void {
+    if (this.#closed) throw new ClosedError(`UcxConnector (${this.mode})`);
+    options?.signal?.throwIfAborted();
+  }
+
+  #check(key: unknown): UcxKey {
+    assertKey(key, UcxConnector.kind);
+    if (!SAFE_ID.test(key.id)) throw new InvalidKeyError(`UCX key id ${JSON.stringify(key.id)} is not letters, digits, '_' and '-'`);
+    for (const field of ['server', 'control', 'descriptor'] as const) {
+      const v = (key as Record<string, unknown>)[field];
+      if (typeof v !== 'string' || v === '') throw new InvalidKeyError(`A UCX key needs a non-empty string '${field}'`);
+    }
+    return key as UcxKey;
+  }
+
+  #descriptor(key: UcxKey): RemoteObjectInfo {
+    const d = descriptorOfKey(key);
+    if (d.memoryType !== 'host') {
+      throw new UcxError(
+        UcxErrorCode.MEMORY_TYPE_UNSUPPORTED,
+        `UCX key ${key.id} names ${d.memoryType} memory; this build moves host memory only`,
+      );
+    }
+    return d;
+  }
+
+  #client(address: string): ControlClient {
+    let client = this.#clients.get(address);
+    if (client !== undefined) return client;
+    if (!ADDRESS.test(address)) throw new UcxError(UcxErrorCode.BAD_KEY, `control address '${address}' is not host:port`);
+    client = new ControlClient(address, {
+      ...(this.#token === undefined ? {} : { token: this.#token }),
+      timeoutMs: this.timeoutMs,
+    });
+    this.#clients.set(address, client);
+    if (this.#clients.size > MAX_CLIENTS) {
+      const [oldest, c] = this.#clients.entries().next().value as [string, ControlClient];
+      this.#clients.delete(oldest);
+      c.close();
+    }
+    return client;
+  }
+
+  // ---- put ----------------------------------------------------------------------------------------
+
+  #localServer(): Promise<UcxServer> {
+    this.#local ??= attachServer({
+      host: this.#options.host ?? '127.0.0.1',
+      port: this.#options.port ?? 0,
+      token: this.#token,
+      errorMode: this.errorMode,
+      timeoutMs: this.timeoutMs,
+    });
+    return this.#local.server;
+  }
+
+  async put(frames: Frames, options?: IoOptions): Promise<UcxKey> {
+    this.#open(options);
+    assertFrames(frames);
+    const key = this.mode === 'daemon' ? await this.#putDaemon(frames, options) : await this.#putLocal(frames, options);
+    this.#owned.set(key.id, key);
+    return key;
+  }
+
+  async #putLocal(frames: Frames, options?: IoOptions): Promise<UcxKey> {
+    let server: UcxServer;
+    try {
+      server = await abortable(this.#localServer(), options?.signal);
+    } catch (err) {
+      if (options?.signal?.aborted) throw err;
+      this.#local = null;
+      throw err instanceof UcxError ? err : toUcxError('starting the local UCX server', err);
+    }
+    this.#open(options);
+    return server.put(frames);
+  }
+
+  #daemonInfo(options?: IoOptions): Promise<DaemonInfo> {
+    const address = this.#options.daemon as string;
+    this.#daemon ??= this.#client(address)
+      .identity(options?.signal === undefined ? {} : { signal: options.signal })
+      .then(
+        (identity) => {
+          if (identity.workerAddress === undefined || identity.workerAddress.byteLength === 0) {
+            throw new UcxError(UcxErrorCode.DAEMON, `${address} is a control plane without UCX (not a proxystore-ucx-daemon)`);
+          }
+          return { id: identity.id, workerAddress: identity.workerAddress };
+        },
+        (err: unknown) => {
+          if (options?.signal?.aborted) throw err;
+          const code = (err as { code?: string }).code;
+          if (code === ControlErrorCode.UNAVAILABLE || code === ControlErrorCode.TIMEOUT) {
+            throw new UcxError(
+              UcxErrorCode.UNREACHABLE,
+              `the UCX daemon at ${address} is not reachable (is proxystore-ucx-daemon running there?): ${(err as Error).message}`,
+              { cause: err },
+            );
+          }
+          throw new UcxError(UcxErrorCode.DAEMON, `the UCX daemon at ${address} refused: ${(err as Error).message}`, {
+            cause: err,
+            ...(typeof code === 'string' ? { reason: code } : {}),
+          });
+        },
+      );
+    const info = this.#daemon;
+    // A failure is not cached: the daemon may come up later.
+    info.catch(() => {
+      if (this.#daemon === info) this.#daemon = null;
+    });
+    return info;
+  }
+
+  async #putDaemon(frames: Frames, options?: IoOptions): Promise<UcxKey> {
+    const daemon = await this.#daemonInfo(options);
+    this.#open(options);
+    // A daemon in this very thread (tests, benchmarks) stores without a round trip.
+    const inThread = localServer(daemon.id);
+    if (inThread !== undefined) return inThread.put(frames);
+
+    const native = ucx();
+    const layout = layoutOf(frames.map((f) => f.byteLength));
+    const id = newId();
+    const region = acquireRegion(native, layout.length, `put of ${id}`);
+    const block = regionBytes(region);
+    const nonce = newNonce();
+    writeObject(block, layout, frames, nonce);
+    const staged: RemoteObjectInfo = {
+      id,
+      server: STAGING_ID,
+      control: this.#options.daemon as string,
+      workerAddress: new Uint8Array(native.workerAddress()),
+      remoteAddress: region.address,
+      rkey: new Uint8Array(region.packRkey()),
+      length: layout.length,
+      frameLengths: layout.frameLengths.slice(),
+      memoryType: 'host',
+      nonce,
+    };
+    const seq = nextSeq++;
+    const what = `put of ${id} to the UCX daemon at ${this.#options.daemon}`;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      if (!replyHandlerSet) {
+        native.setAmHandler(AM_PULL_REPLY, onPullReply);
+        replyHandlerSet = true;
+      }
+      const reply = new Promise<{ kind: PullKind; a: Uint8Array; b: Uint8Array }>((resolve, reject) => {
+        pendingPulls.set(seq, { resolve });
+        timer = setTimeout(() => {
+          pendingPulls.delete(seq);
+          reject(new UcxError(UcxErrorCode.TIMEOUT, `${what}: no answer within ${this.timeoutMs} ms`));
+        }, this.timeoutMs);
+      });
+      reply.catch(() => {});
+      const request = encodePull(
+        PullKind.REQUEST,
+        seq,
+        jsonBytes({ server: daemon.id, ...(this.#token === undefined ? {} : { token: this.#token }) }),
+        encodeRemoteObject(staged),
+      );
+      const peer = peerFor(`daemon ${this.#options.daemon}`, daemon.workerAddress, this.errorMode);
+      peer.begin();
+      try {
+        const ep = await peer.endpoint(this.timeoutMs).catch((err: unknown) => {
+          throw toUcxError(`${what}: connecting`, err);
+        });
+        await ep.amSend(AM_PULL_REQUEST, request, new Uint8Array(0), { timeoutMs: this.timeoutMs });
+      } catch (err) {
+        peer.failed(err);
+        // A daemon that restarted has a new worker address: ask again next time.
+        this.#daemon = null;
+        throw toUcxError(what, err);
+      } finally {
+        peer.end();
+      }
+      const answer = await abortable(reply, options?.signal);
+      if (answer.kind === PullKind.ERROR) {
+        const e = parseJson(answer.a) as { code?: unknown; message?: unknown } | null;
+        const code = typeof e?.code === 'string' ? e.code : 'UCX_ERROR';
+        const message = typeof e?.message === 'string' ? e.message : 'no reason given';
+        throw new UcxError(UcxErrorCode.DAEMON, `${what}: the daemon refused (${code}): ${message}`, { reason: code });
+      }
+      const d = decodeRemoteObject(answer.b, `the daemon's reply to ${what}`);
+      if (d.id !== id) throw new UcxError(UcxErrorCode.DAEMON, `${what}: the daemon answered for another object (${d.id})`);
+      return keyOf(d, answer.b);
+    } catch (err) {
+      pendingPulls.delete(seq);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      // The daemon has its copy (or gave up); a late pull of this block now sees it released.
+      clearNonce(block, layout);
+      releaseRegion(region);
+    }
+  }
+
+  /** Every put at once; all or nothing: on a failure the ones that succeeded are evicted. */
+  async putBatch(items: readonly Frames[], options?: IoOptions): Promise<UcxKey[]> {
+    this.#open(options);
+    items.forEach((frames) => assertFrames(frames));
+    const results = await Promise.allSettled(items.map((frames) => this.put(frames, options)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed === undefined) return results.map((r) => (r as PromiseFulfilledResult<UcxKey>).value);
+    await Promise.allSettled(results.map((r) => (r.status === 'fulfilled' ? this.evict(r.value) : Promise.resolve())));
+    throw (failed as PromiseRejectedResult).reason;
+  }
+
+  // ---- get ----------------------------------------------------------------------------------------
+
+  /**
+   * The frames, as views over one pooled registered block that the RMA get filled (no copy after the
+   * wire): the block returns to the pool when the frames are garbage-collected. Null when the object is
+   * gone (evicted, or its block reused).
+   */
+  async get(key: UcxKey, options?: IoOptions): Promise<Uint8Array[] | null> {
+    this.#open(options);
+    const k = this.#check(key);
+    const d = this.#descriptor(k);
+    const local = localServer(k.server);
+    if (local !== undefined) return local.read(k.id, d.nonce);
+    const native = ucx();
+    const what = `get of ${k.id} from UCX server ${k.server} (${k.control})`;
+    const region = acquireRegion(native, d.length, what);
+    const peer = peerFor(`UCX server ${k.server}`, d.workerAddress, this.errorMode);
+    try {
+      await abortable(
+        withPeer(peer, what, this.timeoutMs, d.rkey, (ep, rkey) =>
+          ep.get(region, 0, d.length, d.remoteAddress, rkey, { timeoutMs: this.timeoutMs }),
+        ),
+        options?.signal,
+      );
+    } catch (err) {
+      releaseRegion(region);
+      throw err;
+    }
+    return this.#received(region, d);
+  }
+
+  /** The frames of a block a get filled, or null (and the block released) when it no longer holds the object. */
+  #received(region: MemoryRegion, d: RemoteObjectInfo): Uint8Array[] | null {
+    const block = regionBytes(region);
+    const layout = layoutOf(d.frameLengths);
+    if (!checkObject(block, layout, d.nonce)) {
+      releaseRegion(region);
+      return null;
+    }
+    return frameViews(block, layout);
+  }
+
+  /**
+   * `get` without yielding: the addon posts the RMA get and progresses this thread's worker until it
+   * completes, fails or times out. What a proxy's just-in-time resolution uses.
+   */
+  getSync(key: UcxKey): Uint8Array[] | null {
+    this.#open();
+    const k = this.#check(key);
+    const d = this.#descriptor(k);
+    const local = localServer(k.server);
+    if (local !== undefined) return local.read(k.id, d.nonce);
+    const native = ucx();
+    const what = `get of ${k.id} from UCX server ${k.server} (${k.control})`;
+    const region = acquireRegion(native, d.length, what);
+    const peer = peerFor(`UCX server ${k.server}`, d.workerAddress, this.errorMode);
+    try {
+      withPeerSync(peer, what, this.timeoutMs, d.rkey, (ep, rkey) =>
+        ep.getSync(region, 0, d.length, d.remoteAddress, rkey, { timeoutMs: this.timeoutMs }),
+      );
+    } catch (err) {
+      releaseRegion(region);
+      throw err;
+    }
+    return this.#received(region, d);
+  }
+
+  /** A key this thread serves, answered from its server (a copy); undefined for any other key. */
+  getLocal(key: UcxKey): Uint8Array[] | null | undefined {
+    this.#open();
+    const k = this.#check(key);
+    const local = localServer(k.server);
+    if (local === undefined) return undefined;
+    return local.read(k.id, this.#descriptor(k).nonce);
+  }
+
+  async getBatch(keys: readonly UcxKey[], options?: IoOptions): Promise<(Uint8Array[] | null)[]> {
+    this.#open(options);
+    const checked = keys.map((k) => this.#check(k));
+    return Promise.all(checked.map((k) => this.get(k, options)));
+  }
+
+  // ---- exists / evict -----------------------------------------------------------------------------
+
+  async exists(key: UcxKey, options?: IoOptions): Promise<boolean> {
+    this.#open(options);
+    const k = this.#check(key);
+    const local = localServer(k.server);
+    if (local !== undefined) return local.read(k.id, this.#descriptor(k).nonce) !== null;
+    return this.#client(k.control).exists(
+      { id: k.id, owner: k.server },
+      options?.signal === undefined ? {} : { signal: options.signal },
+    );
+  }
+
+  async evict(key: UcxKey, options?: IoOptions): Promise<void> {
+    this.#open(options);
+    const k = this.#check(key);
+    const local = localServer(k.server);
+    if (local !== undefined) {
+      local.evict(k.id);
+    } else {
+      await this.#client(k.control).evict(
+        { id: k.id, owner: k.server },
+        options?.signal === undefined ? {} : { signal: options.signal },
+      );
+    }
+    this.#owned.delete(k.id);
+  }
+
+  config(): ConnectorConfig {
+    const options: { [k: string]: JsonValue } = {};
+    for (const k of OPTION_FIELDS) {
+      const v = this.#options[k];
+      if (v !== undefined) options[k] = v;
+    }
+    return { kind: UcxConnector.kind, package: '@proxystore/ucx', options };
+  }
+
+  /**
+   * Closes the connector; `clear` first evicts every object it put and has not evicted. In local mode the
+   * objects go with the process's server when the last connector using it closes.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closed) return;
+    let failure: unknown;
+    if (options.clear === true) {
+      const keys = [...this.#owned.values()];
+      for (let i = 0; i < keys.length; i += CLEAR_BATCH) {
+        const results = await Promise.allSettled(keys.slice(i, i + CLEAR_BATCH).map((k) => this.evict(k)));
+        for (const r of results) if (r.status === 'rejected') failure ??= r.reason;
+      }
+    }
+    this.#closed = true;
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
+    const local = this.#local;
+    this.#local = null;
+    await local?.detach();
+    releasePeers();
+    if (failure !== undefined) throw failure;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** The addon's counters plus this thread's cached endpoints and rkeys (for tests and diagnostics). */
+export function ucxStats(): ReturnType<NativeAddon['stats']> & { peers: number; rkeys: number } {
+  return { ...ucx().stats(), ...peerStats() };
+}

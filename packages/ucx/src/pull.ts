@@ -1,0 +1,76 @@
+// The daemon-mode put as active messages. A producer stages the object in a registered block of its own
+// and sends PULL_REQUEST (header: sequence number, the target server's id, the token, the staged block's
+// descriptor); the daemon RMA-gets the block into one of its own, checks it, stores it, and answers
+// PULL_REPLY with its own descriptor or a typed error. Data moves once, by RMA, never inside a message.
+//
+// Message header layout (little-endian): magic 'PSUP' (4), kind (1), version (1), 2 reserved, sequence
+// number (8), length of part A (4), length of part B (4), then part A, then part B.
+//   request:     A = JSON { server, token? }   B = the staged RemoteObject descriptor
+//   reply ok:    A = empty                     B = the daemon's RemoteObject descriptor
+//   reply error: A = JSON { code, message }    B = empty
+
+/** Active-message ids (UCX AM ids are 16-bit). */
+export const AM_PULL_REQUEST = 0x7550;
+export const AM_PULL_REPLY = 0x7551;
+
+const MAGIC = 0x50555350; // 'PSUP' read as a little-endian u32
+const VERSION = 1;
+const FIXED = 24;
+
+export const PullKind = { REQUEST: 1, OK: 2, ERROR: 3 } as const;
+export type PullKind = (typeof PullKind)[keyof typeof PullKind];
+
+export interface PullMessage {
+  kind: PullKind;
+  seq: number;
+  a: Uint8Array;
+  b: Uint8Array;
+}
+
+export function encodePull(kind: PullKind, seq: number, a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FIXED + a.byteLength + b.byteLength);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, MAGIC, true);
+  dv.setUint8(4, kind);
+  dv.setUint8(5, VERSION);
+  dv.setBigUint64(8, BigInt(seq), true);
+  dv.setUint32(16, a.byteLength, true);
+  dv.setUint32(20, b.byteLength, true);
+  out.set(a, FIXED);
+  out.set(b, FIXED + a.byteLength);
+  return out;
+}
+
+/** Null for anything that is not a well-formed pull message of this version. */
+export function decodePull(buf: ArrayBuffer): PullMessage | null {
+  if (buf.byteLength < FIXED) return null;
+  const dv = new DataView(buf);
+  if (dv.getUint32(0, true) !== MAGIC || dv.getUint8(5) !== VERSION) return null;
+  const kind = dv.getUint8(4);
+  if (kind !== PullKind.REQUEST && kind !== PullKind.OK && kind !== PullKind.ERROR) return null;
+  const seq = dv.getBigUint64(8, true);
+  const aLen = dv.getUint32(16, true);
+  const bLen = dv.getUint32(20, true);
+  if (seq > BigInt(Number.MAX_SAFE_INTEGER) || FIXED + aLen + bLen !== buf.byteLength) return null;
+  return {
+    kind,
+    seq: Number(seq),
+    a: new Uint8Array(buf, FIXED, aLen),
+    b: new Uint8Array(buf, FIXED + aLen, bLen),
+  };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function jsonBytes(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+export function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(decoder.decode(bytes));
+  } catch {
+    return null;
+  }
+}

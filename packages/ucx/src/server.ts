@@ -1,0 +1,490 @@
+// A UcxServer holds objects in registered blocks of this thread's pool (one copy of the frames in) and
+// lets consumers read them by one-sided RMA get: a consumer needs only the key. Beside the data it runs a
+// gRPC control plane (ControlServer from @proxystore/control) for exists, evict, stat, identity and health,
+// and for consumers without UCX a chunked put and get. A daemon-mode producer puts by active message: the
+// server pulls the producer's staged block by RMA (pull.ts).
+//
+// A local-mode UcxConnector runs one in the producer's own process; `proxystore-ucx-daemon` runs one as a
+// node-local daemon.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { assertFrames, newId, type Frames } from '@proxystore/core';
+import {
+  ControlError,
+  ControlErrorCode,
+  ControlServer,
+  type CallContext,
+  type ControlHandlers,
+  type IdentityInfo,
+  type ObjectRefMessage,
+  type ObjectSource,
+  type ServerTlsOptions,
+} from '@proxystore/control';
+import type { ObjectDescriptorInfo } from '@proxystore/serialize';
+import { decodeRemoteObject, encodeRemoteObject, keyOf, type RemoteObjectInfo, type UcxKey } from './descriptor.js';
+import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
+import { checkObject, clearNonce, frameCopies, layoutOf, newNonce, writeNonce, writeObject, type Layout } from './layout.js';
+import { defaultErrorMode, ucx } from './native-loader.js';
+import type { AmInfo, Endpoint, ErrorMode, MemoryRegion, NativeAddon } from './native.js';
+import { AM_PULL_REPLY, AM_PULL_REQUEST, PullKind, decodePull, encodePull, jsonBytes, parseJson } from './pull.js';
+import { peerFor, releasePeers, retainPeers, withPeer } from './peers.js';
+import { acquireRegion, regionBytes, releaseRegion } from './regions.js';
+
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** Bytes per chunk of a gRPC get (the control plane's default). */
+const GRPC_CHUNK = 1 << 20;
+
+export interface UcxServerOptions {
+  /** Interface of the control plane. Default 127.0.0.1. */
+  host?: string;
+  /** Port of the control plane. Default 0 (any free port). */
+  port?: number;
+  /** The control address clients should dial (host:port), when it differs from the bound one (0.0.0.0). */
+  advertiseAddress?: string;
+  /** Bearer tokens accepted on the control plane and in pull requests. None: no authentication (loopback). */
+  tokens?: readonly string[];
+  /** TLS of the control plane. */
+  tls?: ServerTlsOptions;
+  /** Largest object accepted (payload bytes). Default: no limit. */
+  maxObjectSize?: number;
+  /** Bytes of blocks held at once; a put beyond is refused with CONTROL_STORAGE_FULL. Default: no limit. */
+  maxBytes?: number;
+  /** Server id (default random); keys name it. */
+  id?: string;
+  name?: string;
+  /** Error mode of the endpoints it opens to producers (pulls). Default from UCX_TLS. */
+  errorMode?: ErrorMode;
+  /** Limit of every UCX operation of a pull, in ms. Default 30000. */
+  timeoutMs?: number;
+}
+
+interface Stored {
+  readonly id: string;
+  readonly region: MemoryRegion;
+  readonly block: Uint8Array;
+  readonly layout: Layout;
+  readonly nonce: Uint8Array;
+  readonly key: UcxKey;
+  /** gRPC gets streaming it now; its block is released when the last ends. */
+  pins: number;
+  evicted: boolean;
+}
+
+/** Servers of this thread, by id: a connector answers keys they serve without UCX. */
+const servers = new Map<string, UcxServer>();
+
+/** The server of this thread with this id, if any. */
+export function localServer(id: string): UcxServer | undefined {
+  return servers.get(id);
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+export class UcxServer {
+  readonly id: string;
+  readonly name: string;
+  readonly maxObjectSize: number;
+  readonly maxBytes: number;
+  readonly errorMode: ErrorMode;
+  readonly timeoutMs: number;
+  /** This thread's UCX worker address (what consumers connect to). */
+  readonly workerAddress: Uint8Array;
+  readonly #native: NativeAddon;
+  readonly #control: ControlServer;
+  readonly #tokens: Buffer[] | null;
+  readonly #objects = new Map<string, Stored>();
+  readonly #startedMs = Date.now();
+  #address = '';
+  #bytesUsed = 0;
+  /** Bytes promised to pulls in progress. */
+  #reserved = 0;
+  #closed = false;
+
+  private constructor(options: UcxServerOptions, native: NativeAddon) {
+    this.#native = native;
+    this.id = options.id ?? newId();
+    if (!SAFE_ID.test(this.id)) throw new TypeError(`UcxServer: id must be 1 to 128 letters, digits, '_' or '-'`);
+    this.name = options.name ?? `ucx-${process.pid}`;
+    this.maxObjectSize = options.maxObjectSize ?? Number.MAX_SAFE_INTEGER;
+    this.maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+    for (const [field, v] of [['maxObjectSize', this.maxObjectSize], ['maxBytes', this.maxBytes]] as const) {
+      if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`UcxServer: ${field} must be a non-negative integer`);
+    }
+    this.errorMode = options.errorMode ?? defaultErrorMode();
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const tokens = options.tokens ?? [];
+    this.#tokens = tokens.length > 0 ? tokens.map(digest) : null;
+    this.workerAddress = new Uint8Array(native.workerAddress());
+    this.#control = new ControlServer({
+      handlers: this.#handlers(),
+      ...(tokens.length > 0 ? { tokens } : {}),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.maxObjectSize === undefined ? {} : { maxObjectSize: options.maxObjectSize }),
+    });
+  }
+
+  /** Starts a server on this thread: its control plane listens, and it takes daemon-mode pulls. */
+  static async start(options: UcxServerOptions = {}): Promise<UcxServer> {
+    const native = ucx();
+    const server = new UcxServer(options, native);
+    const bound = await server.#control.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+    server.#address = options.advertiseAddress ?? bound.address;
+    if (servers.size === 0) native.setAmHandler(AM_PULL_REQUEST, onPullRequest);
+    servers.set(server.id, server);
+    retainPeers();
+    return server;
+  }
+
+  /** host:port of the control plane. */
+  get address(): string {
+    return this.#address;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get objects(): number {
+    return this.#objects.size;
+  }
+
+  /** Bytes of the blocks it holds (headers and trailers included). */
+  get bytesUsed(): number {
+    return this.#bytesUsed;
+  }
+
+  #open(): void {
+    if (this.#closed) throw new UcxError(UcxErrorCode.CLOSED, `UcxServer ${this.id} is closed`);
+  }
+
+  #admit(payload: number, length: number): void {
+    if (payload > this.maxObjectSize) {
+      throw new ControlError(
+        ControlErrorCode.OBJECT_TOO_LARGE,
+        `an object of ${payload} bytes is larger than this server's maximum of ${this.maxObjectSize}`,
+      );
+    }
+    if (this.#bytesUsed + this.#reserved + length > this.maxBytes) {
+      throw new ControlError(
+        ControlErrorCode.STORAGE_FULL,
+        `no room for ${length} bytes: ${this.#bytesUsed + this.#reserved} of ${this.maxBytes} in use`,
+      );
+    }
+  }
+
+  #descriptor(id: string, region: MemoryRegion, layout: Layout, nonce: Uint8Array): RemoteObjectInfo {
+    return {
+      id,
+      server: this.id,
+      control: this.#address,
+      workerAddress: this.workerAddress,
+      remoteAddress: region.address,
+      rkey: new Uint8Array(region.packRkey()),
+      length: layout.length,
+      frameLengths: [...layout.frameLengths],
+      memoryType: 'host',
+      nonce,
+    };
+  }
+
+  #keep(id: string, region: MemoryRegion, layout: Layout, nonce: Uint8Array): Stored {
+    const d = this.#descriptor(id, region, layout, nonce);
+    const stored: Stored = {
+      id,
+      region,
+      block: regionBytes(region),
+      layout,
+      nonce,
+      key: keyOf(d, encodeRemoteObject(d)),
+      pins: 0,
+      evicted: false,
+    };
+    this.#objects.set(id, stored);
+    this.#bytesUsed += layout.length;
+    return stored;
+  }
+
+  /**
+   * Stores a copy of `frames` (one copy, into a pooled registered block) and returns its key. `id` asks for
+   * that id (refused when taken). Throws CONTROL_OBJECT_TOO_LARGE / CONTROL_STORAGE_FULL over the limits.
+   */
+  put(frames: Frames, id?: string): UcxKey {
+    this.#open();
+    assertFrames(frames);
+    const objectId = this.#checkNewId(id);
+    const layout = layoutOf(frames.map((f) => f.byteLength));
+    this.#admit(layout.payload, layout.length);
+    const region = acquireRegion(this.#native, layout.length, `put of ${objectId}`);
+    try {
+      const nonce = newNonce();
+      writeObject(regionBytes(region), layout, frames, nonce);
+      return this.#keep(objectId, region, layout, nonce).key;
+    } catch (err) {
+      releaseRegion(region);
+      throw err;
+    }
+  }
+
+  #checkNewId(id: string | undefined): string {
+    if (id === undefined || id === '') return newId();
+    if (!SAFE_ID.test(id)) {
+      throw new ControlError(ControlErrorCode.INVALID_ARGUMENT, `object id ${JSON.stringify(id)} is not letters, digits, '_' and '-'`);
+    }
+    if (this.#objects.has(id)) throw new ControlError(ControlErrorCode.INVALID_ARGUMENT, `object ${id} exists already`);
+    return id;
+  }
+
+  /** The key of a stored object (what a consumer needs to read it), or null. */
+  keyOf(id: string): UcxKey | null {
+    return this.#objects.get(id)?.key ?? null;
+  }
+
+  has(id: string): boolean {
+    return this.#objects.has(id);
+  }
+
+  /**
+   * Copies of the frames of `id`, or null when it holds none (or, with `nonce`, holds another object under
+   * that id). What an in-process get returns: the caller owns the copies.
+   */
+  read(id: string, nonce?: Uint8Array): Uint8Array[] | null {
+    this.#open();
+    const stored = this.#objects.get(id);
+    if (stored === undefined) return null;
+    if (nonce !== undefined && !Buffer.from(nonce).equals(Buffer.from(stored.nonce))) return null;
+    return frameCopies(stored.block, stored.layout);
+  }
+
+  /** Removes the object; its block goes back to the pool now, or when the last gRPC get of it ends. */
+  evict(id: string): boolean {
+    const stored = this.#objects.get(id);
+    if (stored === undefined) return false;
+    this.#objects.delete(id);
+    this.#bytesUsed -= stored.layout.length;
+    stored.evicted = true;
+    if (stored.pins === 0) this.#release(stored);
+    return true;
+  }
+
+  #release(stored: Stored): void {
+    // Zero the nonces first: a remote read in flight, or one that comes later with the old key, sees the
+    // object as gone rather than the block's next occupant.
+    clearNonce(stored.block, stored.layout);
+    releaseRegion(stored.region);
+  }
+
+  #pin(stored: Stored): () => void {
+    stored.pins++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      stored.pins--;
+      if (stored.evicted && stored.pins === 0) this.#release(stored);
+    };
+  }
+
+  /** Stops the control plane and releases every block (their nonces zeroed first). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (servers.get(this.id) === this) servers.delete(this.id);
+    if (servers.size === 0) {
+      try {
+        this.#native.setAmHandler(AM_PULL_REQUEST, null);
+      } catch {
+        // The addon is being torn down with the thread.
+      }
+    }
+    await this.#control.close({ graceMs: 200 });
+    for (const id of [...this.#objects.keys()]) this.evict(id);
+    releasePeers();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  identity(): IdentityInfo {
+    return {
+      id: this.id,
+      name: this.name,
+      address: this.#address,
+      version: VERSION,
+      startedMs: this.#startedMs,
+      objects: this.#objects.size,
+      bytesUsed: this.#bytesUsed,
+      bytesLimit: this.maxBytes,
+      maxObjectSize: this.maxObjectSize,
+      chunkSize: GRPC_CHUNK,
+      persistent: false,
+      workerAddress: this.workerAddress,
+    };
+  }
+
+  #mine(ref: ObjectRefMessage): Stored | undefined {
+    if (ref.owner !== '' && ref.owner !== this.id) return undefined;
+    return this.#objects.get(ref.id);
+  }
+
+  #handlers(): ControlHandlers {
+    return {
+      admitPut: (layout) => {
+        this.#open();
+        this.#checkNewId(layout.id);
+        this.#admit(layout.size, layoutOf(layout.frameLengths).length);
+      },
+      put: ({ id, frames, size }) => {
+        const key = this.put(frames, id);
+        return { id: key.id, owner: this.id, size };
+      },
+      get: (ref, ctx) => {
+        const stored = this.#mine(ref);
+        if (stored === undefined) return null;
+        return this.#stream(stored, ctx);
+      },
+      exists: (ref) => this.#mine(ref) !== undefined,
+      evict: (ref) => (this.#mine(ref) === undefined ? false : this.evict(ref.id)),
+      stat: (ref): ObjectDescriptorInfo | null => {
+        const stored = this.#mine(ref);
+        if (stored === undefined) return null;
+        return {
+          size: stored.layout.payload,
+          frameLengths: [...stored.layout.frameLengths],
+          dtype: 'bytes',
+          shape: [],
+          memoryType: 'host',
+          location: this.id,
+        };
+      },
+      identity: () => this.identity(),
+      health: () => ({
+        serving: !this.#closed,
+        uptimeMs: Date.now() - this.#startedMs,
+        objects: this.#objects.size,
+        bytesUsed: this.#bytesUsed,
+      }),
+      peers: () => [],
+      register: () => {
+        throw new ControlError(
+          ControlErrorCode.INVALID_ARGUMENT,
+          'a UCX server keeps no peers: register with a ProxyStore endpoint (proxystore-endpoint) instead',
+        );
+      },
+    };
+  }
+
+  /** A gRPC get: views of the block in chunks, the object pinned until the stream ends or is cancelled. */
+  #stream(stored: Stored, ctx: CallContext): ObjectSource {
+    const unpin = this.#pin(stored);
+    ctx.signal.addEventListener('abort', unpin, { once: true });
+    const { block, layout } = stored;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      try {
+        for (let i = 0; i < layout.frameLengths.length; i++) {
+          const start = layout.offsets[i] as number;
+          const end = start + (layout.frameLengths[i] as number);
+          for (let at = start; at < end; at += GRPC_CHUNK) yield block.subarray(at, Math.min(end, at + GRPC_CHUNK));
+        }
+      } finally {
+        unpin();
+      }
+    }
+    return { frameLengths: layout.frameLengths, chunks: chunks() };
+  }
+
+  /** One daemon-mode put: pull the producer's staged block, check it, keep it, answer. */
+  async pull(request: { seq: number; token: string | undefined; descriptor: Uint8Array }, replyEp: Endpoint): Promise<void> {
+    let d: RemoteObjectInfo | undefined;
+    let ep: Endpoint = replyEp;
+    try {
+      this.#open();
+      this.#authenticate(request.token);
+      d = decodeRemoteObject(request.descriptor, 'pull request');
+      if (d.memoryType !== 'host') {
+        throw new UcxError(UcxErrorCode.MEMORY_TYPE_UNSUPPORTED, `object ${d.id} is in ${d.memoryType} memory; this server holds host memory only`);
+      }
+      const id = this.#checkNewId(d.id);
+      const layout = layoutOf(d.frameLengths);
+      this.#admit(layout.payload, layout.length);
+      this.#reserved += layout.length;
+      let region: MemoryRegion | undefined;
+      try {
+        region = acquireRegion(this.#native, layout.length, `pull of ${id}`);
+        const into = region;
+        const peer = peerFor(`producer of ${id}`, d.workerAddress, this.errorMode);
+        const src = d;
+        await withPeer(peer, `pull of ${id}`, this.timeoutMs, src.rkey, async (e, rkey) => {
+          ep = e;
+          await e.get(into, 0, layout.length, src.remoteAddress, rkey, { timeoutMs: this.timeoutMs });
+        });
+        this.#open();
+        const block = regionBytes(region);
+        if (!checkObject(block, layout, src.nonce)) {
+          throw new UcxError(UcxErrorCode.DAEMON, `the staged object ${id} changed or was released during the pull`);
+        }
+        if (this.#objects.has(id)) throw new ControlError(ControlErrorCode.INVALID_ARGUMENT, `object ${id} exists already`);
+        const nonce = newNonce();
+        writeNonce(block, layout, nonce);
+        this.#reserved -= layout.length;
+        const stored = this.#keep(id, region, layout, nonce);
+        region = undefined;
+        await this.#reply(ep, PullKind.OK, request.seq, new Uint8Array(0), Buffer.from(stored.key.descriptor, 'base64'));
+        return;
+      } finally {
+        if (region !== undefined) {
+          this.#reserved -= layout.length;
+          releaseRegion(region);
+        }
+      }
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      const message = err instanceof Error ? err.message : String(err);
+      await this.#reply(ep, PullKind.ERROR, request.seq, jsonBytes({ code: typeof code === 'string' ? code : 'UCX_ERROR', message }), new Uint8Array(0));
+    }
+  }
+
+  #authenticate(token: string | undefined): void {
+    if (this.#tokens === null) return;
+    const given = token === undefined ? null : digest(token);
+    if (given === null || !this.#tokens.some((t) => timingSafeEqual(t, given))) {
+      throw new ControlError(ControlErrorCode.UNAUTHENTICATED, token === undefined ? 'the pull carries no token' : 'wrong token');
+    }
+  }
+
+  async #reply(ep: Endpoint, kind: PullKind, seq: number, a: Uint8Array, b: Uint8Array): Promise<void> {
+    try {
+      await ep.amSend(AM_PULL_REPLY, encodePull(kind, seq, a, b), new Uint8Array(0), { timeoutMs: this.timeoutMs });
+    } catch (err) {
+      // The producer is gone or unreachable: it sees its own timeout. An object stored for it stays until
+      // evicted (its key was never handed out, so nobody will: log-worthy, not fatal).
+      void toUcxError('pull reply', err);
+    }
+  }
+}
+
+/** The thread's PULL_REQUEST handler: decodes the header and hands it to the server it names. */
+function onPullRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): void {
+  const msg = decodePull(header);
+  if (msg === null || msg.kind !== PullKind.REQUEST) return;
+  const a = parseJson(msg.a) as { server?: unknown; token?: unknown } | null;
+  const target = typeof a?.server === 'string' ? servers.get(a.server) : undefined;
+  const token = typeof a?.token === 'string' ? a.token : undefined;
+  const descriptor = msg.b.slice();
+  if (target === undefined) {
+    const reply = encodePull(
+      PullKind.ERROR,
+      msg.seq,
+      jsonBytes({ code: 'UCX_DAEMON', message: `no UCX server ${String(a?.server)} in this process` }),
+      new Uint8Array(0),
+    );
+    info.endpoint.amSend(AM_PULL_REPLY, reply, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => {});
+    return;
+  }
+  void target.pull({ seq: msg.seq, token, descriptor }, info.endpoint);
+}
+
