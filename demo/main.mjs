@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // `npm run demo`: one producer, several consumer processes. The producer puts a large typed array and a
 // structured value in a store and sends each consumer only the proxies' references over IPC; the
-// consumers resolve them just in time and report what came through which path, and how fast. Two acts:
-// a file store on this machine, then two peer endpoints standing for two sites (the producer stores at
-// site A's endpoint; each consumer talks only to site B's, which fetches from A).
+// consumers resolve them just in time and report what came through which path, and how fast. Three acts:
+// a file store on this machine; two peer endpoints standing for two sites (the producer stores at site
+// A's endpoint; each consumer talks only to site B's, which fetches from A); and UCX, where the producer
+// serves its own objects from registered memory and each consumer pulls them with one RMA get (skipped,
+// saying what to install, where the UCX addon is absent).
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { FileConnector, Store, toReference } from '@proxystore/core';
 import { EndpointConnector } from '@proxystore/endpoint';
 import { EndpointProcess } from '@proxystore/endpoint/testing';
+import { UcxConnector, ucxAvailability } from '@proxystore/ucx';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,8 +25,8 @@ const { values: args } = parseArgs({
     transport: { type: 'string', default: 'all' },
   },
 });
-if (!['all', 'file', 'endpoints'].includes(args.transport)) {
-  console.error(`--transport must be all, file or endpoints, not '${args.transport}'`);
+if (!['all', 'file', 'endpoints', 'ucx'].includes(args.transport)) {
+  console.error(`--transport must be all, file, endpoints or ucx, not '${args.transport}'`);
   process.exit(1);
 }
 const consumers = Number(args.consumers);
@@ -123,9 +126,32 @@ async function endpointsAct() {
   }
 }
 
+async function ucxAct() {
+  const availability = ucxAvailability();
+  if (!availability.available) {
+    console.log(`UCX act skipped: ${availability.reason}\n`);
+    return;
+  }
+  // The producer serves its puts itself (mode 'local'): consumers learn its UCX worker address, the
+  // object's remote address and rkey from the reference, and read it with one RMA get into pooled
+  // registered memory that becomes the array's backing store. UCX_TLS picks the transport (default:
+  // whatever UCX finds; tcp between processes here, InfiniBand or RoCE on a cluster).
+  const store = new Store('demo-ucx', new UcxConnector({ mode: 'local' }));
+  try {
+    await act(store, {
+      title: `UCX ${availability.info.version} (producer serves; UCX_TLS=${process.env.UCX_TLS ?? 'all'})`,
+      dataPath: 'UCX RMA get from the producer',
+    });
+  } finally {
+    await store.close({ clear: true });
+  }
+}
+
 async function main() {
-  if (args.transport !== 'endpoints') await fileAct();
-  if (args.transport !== 'file') await endpointsAct();
+  const all = args.transport === 'all';
+  if (all || args.transport === 'file') await fileAct();
+  if (all || args.transport === 'endpoints') await endpointsAct();
+  if (all || args.transport === 'ucx') await ucxAct();
 }
 
 function runConsumer(id, references, storeName, env) {
