@@ -2,7 +2,7 @@
 // their own UCX_TLS, driven over IPC. It owns objects (put, proxies), reads them (get, getSync, proxy
 // resolution), and reports errors as { name, code, message } so a test can assert on typed errors.
 import { createHash } from 'node:crypto';
-import { Store, fromReference, isProxy, resolve, toReference, type ProxyReference } from '@proxystore/core';
+import { Store, extract, fromReference, isProxy, resolve, toReference, type ProxyReference } from '@proxystore/core';
 import { UcxConnector, ucxStats } from './connector.js';
 import type { UcxKey } from './descriptor.js';
 import { patternBytes } from './pattern.js';
@@ -82,7 +82,8 @@ async function handle(op: string, args: Record<string, unknown>): Promise<unknow
       // Revives a reference and resolves it synchronously (the proxy's just-in-time path).
       const p = fromReference(args.reference as ProxyReference);
       if (!isProxy(p)) throw new Error('not a proxy');
-      const v = resolve(p) as unknown;
+      resolve(p);
+      const v = extract(p) as unknown;
       keep.set(String(args.as ?? 'last'), v);
       return v instanceof Uint8Array ? { sha256: digest([v]) } : { value: v };
     }

@@ -1,0 +1,82 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeRemoteObject, descriptorOfKey, encodeRemoteObject, keyOf, type RemoteObjectInfo } from './descriptor.js';
+import { layoutOf, newNonce } from './layout.js';
+import { defaultErrorMode } from './native-loader.js';
+
+const frameLengths = [5, 0, 4097];
+const example: RemoteObjectInfo = {
+  id: 'obj-1',
+  server: 'server_1',
+  control: '127.0.0.1:7000',
+  workerAddress: new Uint8Array([1, 2, 3, 4]),
+  remoteAddress: 0x7f00_1234_5678n,
+  rkey: new Uint8Array(40).fill(9),
+  length: layoutOf(frameLengths).length,
+  frameLengths,
+  memoryType: 'host',
+  nonce: newNonce(),
+};
+
+function badKey(fn: () => unknown): void {
+  expect(fn).toThrow(expect.objectContaining({ code: 'UCX_BAD_KEY' }));
+}
+
+describe('RemoteObject descriptor', () => {
+  it('round-trips, alone and inside a JSON key', () => {
+    expect(decodeRemoteObject(encodeRemoteObject(example))).toEqual(example);
+    const key = keyOf(example);
+    expect(key).toMatchObject({ kind: 'ucx', id: 'obj-1', server: 'server_1', control: '127.0.0.1:7000' });
+    expect(descriptorOfKey(JSON.parse(JSON.stringify(key)))).toEqual(example);
+    expect(decodeRemoteObject(encodeRemoteObject({ ...example, memoryType: 'cuda' })).memoryType).toBe('cuda');
+  });
+
+  it('refuses descriptors whose fields disagree, as UCX_BAD_KEY', () => {
+    badKey(() => decodeRemoteObject(encodeRemoteObject({ ...example, length: example.length + 1 })));
+    badKey(() => decodeRemoteObject(encodeRemoteObject({ ...example, nonce: new Uint8Array(8) })));
+    badKey(() => decodeRemoteObject(encodeRemoteObject({ ...example, rkey: new Uint8Array(0) })));
+    badKey(() => decodeRemoteObject(encodeRemoteObject({ ...example, workerAddress: new Uint8Array(0) })));
+    badKey(() => decodeRemoteObject(encodeRemoteObject({ ...example, server: '' })));
+    const key = keyOf(example);
+    badKey(() => descriptorOfKey({ ...key, id: 'another' }));
+    badKey(() => descriptorOfKey({ ...key, control: '127.0.0.1:7001' }));
+    badKey(() => descriptorOfKey({ ...key, descriptor: 'not base64!' }));
+    badKey(() => descriptorOfKey({ ...key, descriptor: key.descriptor.slice(0, 40) }));
+  });
+
+  it('survives arbitrary and truncated bytes: a descriptor or UCX_BAD_KEY, never garbage', () => {
+    const good = encodeRemoteObject(example);
+    for (let cut = 0; cut < good.byteLength; cut += 7) {
+      try {
+        expect(decodeRemoteObject(good.subarray(0, cut))).toEqual(example);
+      } catch (err) {
+        expect(err).toMatchObject({ code: 'UCX_BAD_KEY' });
+      }
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(good.byteLength - 1), fc.integer({ min: 0, max: 255 }), (noise, at, value) => {
+        for (const bytes of [noise, Uint8Array.from(good).fill(value, at, at + 1)]) {
+          try {
+            decodeRemoteObject(bytes);
+          } catch (err) {
+            if ((err as { code?: string }).code !== 'UCX_BAD_KEY') return false;
+          }
+        }
+        return true;
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('default error mode', () => {
+  it("is 'none' only when UCX_TLS names shared-memory transports alone", () => {
+    expect(defaultErrorMode(undefined)).toBe('peer');
+    expect(defaultErrorMode('tcp')).toBe('peer');
+    expect(defaultErrorMode('sm,self')).toBe('none');
+    expect(defaultErrorMode(' posix , cma,self ')).toBe('none');
+    expect(defaultErrorMode('sm,self,tcp')).toBe('peer');
+    expect(defaultErrorMode('^tcp')).toBe('peer');
+    expect(defaultErrorMode('rc,sm')).toBe('peer');
+  });
+});

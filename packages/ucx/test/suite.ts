@@ -1,0 +1,368 @@
+// Every UCX case that depends on the transport, as one suite that tcp.test.ts and sm.test.ts run with
+// their own UCX_TLS (UCX reads it once per process, and each vitest file runs in its own process). The
+// test process is the consumer; owners and daemons are child processes started with the same UCX_TLS.
+import { createHash } from 'node:crypto';
+import { Store, extract, fromReference, isProxy, resolve, resolveAsync, toReference } from '@proxystore/core';
+import { describeConnectorContract } from '@proxystore/core/testing';
+import {
+  UcxConnector,
+  UcxError,
+  encodeRemoteObject,
+  decodeRemoteObject,
+  ucxStats,
+  type UcxKey,
+} from '@proxystore/ucx';
+import { UcxChild, UcxDaemonProcess, patternBytes, ucxSkipReason } from '@proxystore/ucx/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+export function sha256(frames: readonly Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const f of frames) h.update(f);
+  return h.digest('hex');
+}
+
+/** The typed error a promise rejects with (or a function throws). */
+async function failure(run: () => unknown): Promise<{ code: string | undefined; name: string | undefined; message: string | undefined; error: unknown }> {
+  try {
+    await run();
+  } catch (error) {
+    const e = error as { code?: string; name?: string; message?: string };
+    return { code: e.code, name: e.name, message: e.message, error };
+  }
+  throw new Error('expected a failure, got a result');
+}
+
+function rssMiB(): number {
+  return process.memoryUsage.rss() / MiB;
+}
+
+export function describeTransport(tls: 'tcp' | 'sm,self'): void {
+  const skip = ucxSkipReason();
+  const name = `UCX over ${tls}`;
+  if (skip !== undefined) {
+    describe(name, () => it.skip(skip, () => {}));
+    return;
+  }
+  const sharedMemory = tls !== 'tcp';
+  // Over shared memory a dead peer shows only as a timeout: keep it short there.
+  const timeoutMs = sharedMemory ? 4_000 : 15_000;
+
+  describe(name, () => {
+    it('runs with this UCX_TLS and the error mode it implies', () => {
+      expect(process.env.UCX_TLS).toBe(tls);
+      expect(new UcxConnector().errorMode).toBe(sharedMemory ? 'none' : 'peer');
+    });
+
+    // (a) the core contract, local mode (the test process serves its own puts) ...
+    describeConnectorContract(`UcxConnector local mode (${tls})`, {
+      create: () => new UcxConnector({ timeoutMs }),
+      maxSize: 16 * MiB,
+    });
+
+    // ... and daemon mode (puts are pulled by a daemon process, gets read from it by RMA).
+    describe('daemon mode', () => {
+      let daemon: UcxDaemonProcess;
+      beforeAll(async () => {
+        daemon = await UcxDaemonProcess.start({ tls });
+      });
+      afterAll(async () => {
+        await daemon?.stop();
+      });
+      describeConnectorContract(`UcxConnector daemon mode (${tls})`, {
+        create: () => new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs }),
+        maxSize: 16 * MiB,
+      });
+
+      it('objects outlive the producer: put from a child, read after it exited', async () => {
+        const producer = await UcxChild.start({ tls, connector: { mode: 'daemon', daemon: daemon.address, timeoutMs } });
+        const { key, sha256: digest } = await producer.put([[3 * MiB, 11], [5, 12]]);
+        await producer.kill();
+        expect(key.server).toBe(daemon.id);
+        const c = new UcxConnector({ timeoutMs });
+        try {
+          expect(sha256((await c.get(key)) ?? [])).toBe(digest);
+          expect(sha256(c.getSync(key) ?? [])).toBe(digest);
+          expect(await c.exists(key)).toBe(true);
+          await c.evict(key);
+          expect(await c.get(key)).toBeNull();
+        } finally {
+          await c.close();
+        }
+      });
+    });
+
+    describe('a producer-served owner in a child process', () => {
+      let owner: UcxChild;
+      let c: UcxConnector;
+      beforeAll(async () => {
+        owner = await UcxChild.start({ tls, connector: { timeoutMs }, storeName: `owner-${tls}` });
+        c = new UcxConnector({ timeoutMs });
+      });
+      afterAll(async () => {
+        await c?.close();
+        await owner?.stop();
+      });
+
+      // (b) round trips of every size around the alignment and pool boundaries, get and getSync.
+      for (const size of [0, 1, 63, 64, 4097, MiB + 1, 16 * MiB]) {
+        it(`round-trips ${size} bytes (get and getSync), bytes verified`, async () => {
+          const { key, sha256: digest } = await owner.put([[size, size + 1]]);
+          const got = await c.get(key);
+          expect(got?.map((f) => f.byteLength)).toEqual([size]);
+          expect(sha256(got ?? [])).toBe(digest);
+          const again = c.getSync(key);
+          expect(sha256(again ?? [])).toBe(digest);
+          // Two reads never share memory.
+          if (size > 0) expect(again?.[0]?.buffer).not.toBe(got?.[0]?.buffer);
+        });
+      }
+
+      it('round-trips 256 MiB (get and getSync), bytes verified', async () => {
+        const { key, sha256: digest } = await owner.put([[256 * MiB, 7]]);
+        expect(sha256((await c.get(key)) ?? [])).toBe(digest);
+        expect(sha256(c.getSync(key) ?? [])).toBe(digest);
+        await owner.evict(key);
+      }, 120_000);
+
+      it('frames are views over one registered block, 64-byte aligned (no copy after the wire)', async () => {
+        const { key } = await owner.put([[10, 1], [1000, 2], [0, 3], [70_000, 4]]);
+        const got = (await c.get(key)) as Uint8Array[];
+        expect(new Set(got.map((f) => f.buffer)).size).toBe(1);
+        for (const f of got) expect(f.byteOffset % 64).toBe(0);
+        // A view the deserializer can use in place: a Float64Array over frame 1 without a copy.
+        expect(new Float64Array(got[1]!.buffer, got[1]!.byteOffset, 125).length).toBe(125);
+      });
+
+      it('typed arrays and structured values through a Store and proxies (resolve sync and async)', async () => {
+        const consumer = new Store(`consumer-${tls}`, new UcxConnector({ timeoutMs }), { cacheSize: 0 });
+        for (const spec of [
+          { kind: 'bytes', size: 2 * MiB + 3, seed: 5 },
+          { kind: 'float64', size: 100_000, seed: 6 },
+          { kind: 'structured', size: 70_000, seed: 7 },
+        ] as const) {
+          const reference = await owner.proxy(spec);
+          // Sync: the proxy resolves just in time through the connector's getSync.
+          const p = fromReference(reference);
+          expect(isProxy(p)).toBe(true);
+          resolve(p as object);
+          const sync = extract(p as object) as unknown;
+          // Async: a second revival, prefetched.
+          const q = fromReference(reference) as object;
+          await resolveAsync(q);
+          const direct = await consumer.get(reference.key as UcxKey);
+          for (const v of [sync, extract(q) as unknown, direct]) {
+            if (spec.kind === 'bytes') {
+              expect(sha256([v as Uint8Array])).toBe(sha256([patternBytes(spec.size, spec.seed)]));
+            } else if (spec.kind === 'float64') {
+              const f = v as Float64Array;
+              expect(f).toBeInstanceOf(Float64Array);
+              expect(f.length).toBe(spec.size);
+              expect(f[3]).toBe(patternBytes(32, spec.seed)[24]! + 1.5);
+            } else {
+              const s = v as { name: string; when: Date; tags: Set<string>; lookup: Map<string, number>; big: bigint; samples: Uint8Array };
+              expect(s.name).toBe(`object ${spec.seed}`);
+              expect(s.when.getTime()).toBe(1_700_000_000_000 + spec.seed);
+              expect([...s.tags]).toEqual(['a', 'b']);
+              expect(s.lookup.get('k')).toBe(spec.seed);
+              expect(s.big).toBe(123456789012345678901234567890n + BigInt(spec.seed));
+              expect(sha256([s.samples])).toBe(sha256([patternBytes(spec.size, spec.seed)]));
+            }
+          }
+        }
+        await consumer.close();
+      });
+
+      it('a consumer child resolves a reference to what this process put (sync, over UCX)', async () => {
+        const producer = new Store(`producer-${tls}`, new UcxConnector({ timeoutMs }), { cacheSize: 0 });
+        const value = patternBytes(MiB, 99);
+        const reference = toReference(await producer.proxy(value));
+        expect(JSON.stringify(reference).length).toBeLessThan(2048);
+        const consumer = await UcxChild.start({ tls, connector: { timeoutMs } });
+        try {
+          // The child revives the store from the reference's config and reads from this process's server.
+          expect(await consumer.resolve(reference)).toEqual({ sha256: sha256([value]) });
+        } finally {
+          await consumer.stop();
+          await producer.close();
+        }
+      });
+
+      // (c) many gets at once: different keys and the same key.
+      it('64 concurrent gets of different keys and of the same key', async () => {
+        const puts = await Promise.all(Array.from({ length: 16 }, (_, i) => owner.put([[64 * KiB + i * 1000, 100 + i]])));
+        const keys = Array.from({ length: 64 }, (_, i) => puts[i % 16]!);
+        const results = await Promise.all(keys.map(({ key }) => c.get(key)));
+        results.forEach((frames, i) => expect(sha256(frames ?? [])).toBe(keys[i]!.sha256));
+        const same = puts[0]!;
+        const sameResults = await Promise.all(Array.from({ length: 64 }, () => c.get(same.key)));
+        for (const frames of sameResults) expect(sha256(frames ?? [])).toBe(same.sha256);
+        expect(new Set(sameResults.map((f) => f?.[0]?.buffer)).size).toBe(64);
+        expect(await c.getBatch(puts.map((p) => p.key))).toHaveLength(16);
+      });
+
+      // (g) bad input.
+      it('a stale key after evict is null; a garbled descriptor is UCX_BAD_KEY; CUDA is refused', async () => {
+        const { key } = await owner.put([[1000, 3]]);
+        await owner.evict(key);
+        expect(await c.get(key)).toBeNull();
+        expect(c.getSync(key)).toBeNull();
+        expect(await c.exists(key)).toBe(false);
+
+        const { key: live } = await owner.put([[1000, 4]]);
+        const bytes = Buffer.from(live.descriptor, 'base64');
+        const garbled = Buffer.from(bytes);
+        garbled.writeUInt32LE(0xfffff0, 0); // the root offset points far past the end
+        for (const descriptor of [garbled.toString('base64'), bytes.subarray(0, 30).toString('base64'), 'A'.repeat(13)]) {
+          const bad = { ...live, descriptor };
+          const e = await failure(() => c.get(bad));
+          expect(e.code).toBe('UCX_BAD_KEY');
+          expect(e.error).toBeInstanceOf(UcxError);
+          expect((await failure(() => c.getSync(bad))).code).toBe('UCX_BAD_KEY');
+        }
+        const d = decodeRemoteObject(bytes);
+        const cuda: UcxKey = { ...live, descriptor: Buffer.from(encodeRemoteObject({ ...d, memoryType: 'cuda' })).toString('base64') };
+        expect((await failure(() => c.get(cuda))).code).toBe('UCX_MEMORY_TYPE_UNSUPPORTED');
+        expect((await failure(() => c.getSync(cuda))).code).toBe('UCX_MEMORY_TYPE_UNSUPPORTED');
+        // A descriptor pointing at the wrong place in the owner reads something that does not check: null.
+        const shifted: UcxKey = {
+          ...live,
+          descriptor: Buffer.from(encodeRemoteObject({ ...d, remoteAddress: d.remoteAddress + 64n })).toString('base64'),
+        };
+        expect(await c.get(shifted)).toBeNull();
+        // The untouched key still reads.
+        expect((await c.get(live))?.[0]?.byteLength).toBe(1000);
+      });
+
+      // (e) the pools: 1,000 cycles of 1 MiB reuse registered blocks instead of registering new ones.
+      it('1,000 put/get/evict cycles of 1 MiB reuse pooled blocks on both sides', async () => {
+        const cycle = async (): Promise<void> => {
+          const { key } = await owner.put([[MiB, 0]]);
+          const got = await c.get(key);
+          expect(got?.[0]?.byteLength).toBe(MiB);
+          await owner.evict(key);
+        };
+        for (let i = 0; i < 50; i++) await cycle();
+        const [mine, theirs] = [ucxStats(), await owner.stats()];
+        for (let i = 0; i < 1000; i++) await cycle();
+        const [mine2, theirs2] = [ucxStats(), await owner.stats()];
+        // The owner releases each block on evict: every put after warm-up is a pool hit.
+        expect(theirs2.memMaps! - theirs.memMaps!).toBeLessThanOrEqual(4);
+        expect(theirs2.poolHits! - theirs.poolHits!).toBeGreaterThanOrEqual(996);
+        // The consumer's blocks come back when their frames are garbage-collected: a few new blocks
+        // while the collector catches up, hits for the rest.
+        expect(mine2.memMaps - mine.memMaps).toBeLessThanOrEqual(64);
+        expect(mine2.poolHits - mine.poolHits).toBeGreaterThanOrEqual(900);
+        console.log(
+          `[${tls}] 1000 cycles of 1 MiB: consumer memMaps +${mine2.memMaps - mine.memMaps}, poolHits +${mine2.poolHits - mine.poolHits}; ` +
+            `owner memMaps +${theirs2.memMaps! - theirs.memMaps!}, poolHits +${theirs2.poolHits! - theirs.poolHits!}`,
+        );
+      }, 120_000);
+
+      // (d) the owner dies mid-get: a typed error within a bounded time, never a hang.
+      it(`the owner SIGKILLed mid-get of a large object: ${sharedMemory ? 'UCX_TIMEOUT' : 'UCX_PEER_GONE'}, get and getSync`, async () => {
+        const expected = sharedMemory ? 'UCX_TIMEOUT' : 'UCX_PEER_GONE';
+        // Over shared memory only the operation's limit ends it: a short one here.
+        const limit = sharedMemory ? 1_500 : timeoutMs;
+        const reader = new UcxConnector({ timeoutMs: limit });
+        // Async get in this process.
+        const victim = await UcxChild.start({ tls, connector: { timeoutMs } });
+        const { key } = await victim.put([[768 * MiB, 0]]);
+        const { key: small } = await victim.put([[10, 1]]);
+        expect(await reader.get(small)).not.toBeNull(); // the endpoint is up: the kill lands in the transfer
+        const started = performance.now();
+        const reading = failure(() => reader.get(key));
+        await new Promise((r) => setTimeout(r, 5));
+        await victim.kill();
+        const e = await reading;
+        const elapsed = performance.now() - started;
+        expect(e.error).toBeInstanceOf(UcxError);
+        expect(e.code).toBe(expected);
+        expect(elapsed).toBeLessThan(limit + 5_000);
+        await reader.close();
+
+        // getSync blocks its thread: the consumer is a child, and this process kills the owner.
+        const victim2 = await UcxChild.start({ tls, connector: { timeoutMs } });
+        const consumer = await UcxChild.start({ tls, connector: { timeoutMs: limit } });
+        try {
+          const { key: big } = await victim2.put([[768 * MiB, 0]]);
+          const { key: tiny } = await victim2.put([[10, 1]]);
+          expect((await consumer.getSync(tiny)).found).toBe(true);
+          const started2 = performance.now();
+          const syncRead = failure(() => consumer.getSync(big));
+          await new Promise((r) => setTimeout(r, 20));
+          await victim2.kill();
+          const e2 = await syncRead;
+          expect(e2.code).toBe(expected);
+          expect(performance.now() - started2).toBeLessThan(limit + 5_000);
+          // The consumer is still responsive after the failure.
+          expect((await consumer.stats()).pendingOps).toBeGreaterThanOrEqual(0);
+        } finally {
+          await consumer.stop();
+          await victim2.kill();
+        }
+      }, 120_000);
+    });
+
+    // (f) 10,000 cycles through a daemon: staging, pulls, RMA gets and evicts, with RSS bounded.
+    it('10,000 put/get/evict cycles keep RSS bounded', async () => {
+      const daemon = await UcxDaemonProcess.start({ tls });
+      const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
+      const consumer = new UcxConnector({ timeoutMs });
+      const frames = [patternBytes(64 * KiB, 3), patternBytes(100, 4)];
+      const digest = sha256(frames);
+      try {
+        const cycle = async (check: boolean): Promise<void> => {
+          const key = await producer.put(frames);
+          const got = await consumer.get(key);
+          if (check) expect(sha256(got ?? [])).toBe(digest);
+          await producer.evict(key);
+        };
+        for (let i = 0; i < 500; i++) await cycle(true);
+        const warm = rssMiB();
+        for (let i = 0; i < 10_000; i++) await cycle(i % 1000 === 0);
+        const end = rssMiB();
+        console.log(`[${tls}] 10,000 cycles: RSS ${warm.toFixed(0)} MiB after warm-up, ${end.toFixed(0)} MiB at the end`);
+        // 10,000 cycles move ~650 MiB each way; a leak of the blocks or of the frames would show as
+        // hundreds of MiB. Allow the collector some slack.
+        expect(end - warm).toBeLessThan(96);
+      } finally {
+        await producer.close();
+        await consumer.close();
+        await daemon.stop();
+      }
+    }, 120_000);
+
+    // (g) the daemon side of bad input.
+    it('a wrong token and a daemon that is not running are typed errors', async () => {
+      const daemon = await UcxDaemonProcess.start({ tls, token: 'right-token' });
+      try {
+        const wrong = new UcxConnector({ mode: 'daemon', daemon: daemon.address, token: 'wrong-token', timeoutMs });
+        const e = await failure(() => wrong.put([new Uint8Array(10)]));
+        expect(e.code).toBe('UCX_DAEMON');
+        expect((e.error as UcxError).reason).toBe('CONTROL_UNAUTHENTICATED');
+        await wrong.close();
+        const right = new UcxConnector({ mode: 'daemon', daemon: daemon.address, token: 'right-token', timeoutMs });
+        const key = await right.put([new Uint8Array(10).fill(1)]);
+        const reader = new UcxConnector({ token: 'wrong-token', timeoutMs });
+        // Reads need no token (the key is the capability); control calls do.
+        expect((await reader.get(key))?.[0]?.byteLength).toBe(10);
+        expect((await failure(() => reader.exists(key))).code).toBe('CONTROL_UNAUTHENTICATED');
+        await reader.close();
+        await right.close({ clear: true });
+      } finally {
+        await daemon.stop();
+      }
+      const address = daemon.address; // nobody listens there now
+      const orphan = new UcxConnector({ mode: 'daemon', daemon: address, timeoutMs: 2_000 });
+      const started = performance.now();
+      const e = await failure(() => orphan.put([new Uint8Array(10)]));
+      expect(e.code).toBe('UCX_UNREACHABLE');
+      expect(e.message).toMatch(/proxystore-ucx-daemon/);
+      expect(performance.now() - started).toBeLessThan(10_000);
+      await orphan.close();
+    });
+  });
+}
