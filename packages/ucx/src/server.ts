@@ -130,7 +130,14 @@ export class UcxServer {
   /** Starts a server on this thread: its control plane listens, and it takes daemon-mode pulls. */
   static async start(options: UcxServerOptions = {}): Promise<UcxServer> {
     const native = ucx();
-    const server = new UcxServer(options, native);
+    let server: UcxServer;
+    try {
+      server = new UcxServer(options, native);
+    } catch (err) {
+      // Bad options stay what they are; a native failure (UCX cannot start here) becomes a UcxError.
+      if (err instanceof TypeError || err instanceof RangeError) throw err;
+      throw toUcxError('starting a UcxServer', err);
+    }
     const bound = await server.#control.listen(options.host ?? '127.0.0.1', options.port ?? 0);
     server.#address = options.advertiseAddress ?? bound.address;
     if (servers.size === 0) native.setAmHandler(AM_PULL_REQUEST, onPullRequest);

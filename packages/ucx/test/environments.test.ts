@@ -5,8 +5,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { UcxConnector, type UcxKey } from '@proxystore/ucx';
-import { UcxChild, ucxSkipReason } from '@proxystore/ucx/testing';
+import { ControlClient } from '@proxystore/control';
+import { UcxConnector, UcxServer, type UcxKey } from '@proxystore/ucx';
+import { UcxChild, patternBytes, ucxSkipReason } from '@proxystore/ucx/testing';
 import { describe, expect, it } from 'vitest';
 import { sha256 } from './suite.js';
 
@@ -39,6 +40,53 @@ describe('the UCX transport in other environments', () => {
     } finally {
       await main.close();
       await owner.stop();
+    }
+  });
+
+  it.skipIf(skip !== undefined)('a UcxServer answers the control plane, with gRPC put and get for consumers without UCX', async () => {
+    const server = await UcxServer.start({ maxBytes: 64 * 1024 * 1024 });
+    const client = new ControlClient(server.address, { chunkSize: 1024 * 1024 });
+    try {
+      const identity = await client.identity();
+      expect(identity).toMatchObject({ id: server.id, address: server.address, objects: 0, bytesLimit: 64 * 1024 * 1024 });
+      expect(Buffer.from(identity.workerAddress ?? []).equals(Buffer.from(server.workerAddress))).toBe(true);
+      expect(await client.peers()).toEqual([]);
+      await expect(client.register({ id: 'x', name: 'x', address: 'h:1', lastSeenMs: 0, reachable: true })).rejects.toMatchObject({
+        code: 'CONTROL_INVALID_ARGUMENT',
+      });
+
+      const frames = [patternBytes(8 * 1024 * 1024, 5), new Uint8Array(0), new Uint8Array([1, 2, 3])];
+      const digest = sha256(frames);
+      const { id, owner } = await client.put(frames);
+      expect(owner).toBe(server.id);
+      const viaGrpc = await client.get({ id });
+      expect(viaGrpc?.map((f) => f.byteLength)).toEqual([8 * 1024 * 1024, 0, 3]);
+      expect(sha256(viaGrpc ?? [])).toBe(digest);
+      expect(await client.stat({ id })).toMatchObject({ size: frames[0]!.byteLength + 3, frameLengths: [8 * 1024 * 1024, 0, 3] });
+      expect((await client.health()).objects).toBe(1);
+      // What gRPC put, UCX reads (this thread's server: answered in place; the key is the server's own).
+      const key = server.keyOf(id) as UcxKey;
+      const reader = new UcxConnector();
+      expect(sha256((await reader.get(key)) ?? [])).toBe(digest);
+      await reader.close();
+
+      // Evicted while a gRPC get streams it: the stream still delivers every byte (the block is pinned),
+      // and the block goes back to the pool when the stream ends.
+      const stream = await client.openGet({ id });
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of stream!.chunks) {
+        if (chunks.length === 0) expect(await client.evict({ id })).toBe(true);
+        chunks.push(chunk.slice());
+      }
+      expect(Buffer.concat(chunks).equals(Buffer.concat(frames))).toBe(true);
+      expect(await client.exists({ id })).toBe(false);
+      expect(server.bytesUsed).toBe(0);
+
+      // The byte limit refuses before any data moves.
+      await expect(client.put([new Uint8Array(65 * 1024 * 1024)])).rejects.toMatchObject({ code: 'CONTROL_STORAGE_FULL' });
+    } finally {
+      client.close();
+      await server.close();
     }
   });
 
