@@ -420,6 +420,7 @@ export class UcxServer {
       this.#admit(layout.payload, layout.length);
       this.#reserved += layout.length;
       let region: MemoryRegion | undefined;
+      let reserved = true;
       try {
         region = acquireRegion(this.#native, layout.length, `pull of ${id}`);
         const into = region;
@@ -438,15 +439,14 @@ export class UcxServer {
         const nonce = newNonce();
         writeNonce(block, layout, nonce);
         this.#reserved -= layout.length;
+        reserved = false;
         const stored = this.#keep(id, region, layout, nonce);
         region = undefined;
         await this.#reply(ep, PullKind.OK, request.seq, new Uint8Array(0), Buffer.from(stored.key.descriptor, 'base64'));
         return;
       } finally {
-        if (region !== undefined) {
-          this.#reserved -= layout.length;
-          releaseRegion(region);
-        }
+        if (reserved) this.#reserved -= layout.length;
+        if (region !== undefined) releaseRegion(region);
       }
     } catch (err) {
       const code = (err as { code?: unknown }).code;
