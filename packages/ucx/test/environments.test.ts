@@ -90,6 +90,26 @@ describe('the UCX transport in other environments', () => {
     }
   });
 
+  it('the daemon binary prints its usage, and refuses bad flags with exit code 2', async () => {
+    const run = async (args: string[]): Promise<{ code: number; out: string }> => {
+      const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url)), ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      const [code] = (await once(child, 'exit')) as [number];
+      return { code, out };
+    };
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/--token-file/);
+    expect((await run(['--bogus'])).code).toBe(2);
+    const bad = await run(['--max-bytes', 'lots']);
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/--max-bytes must be/);
+  });
+
   it('without the addon: the package imports, and UCX calls fail with UCX_NOT_AVAILABLE and what to install', async () => {
     const child = await UcxChild.start({ env: { PROXYSTORE_UCX_DISABLE: '1' } });
     const local = skip === undefined ? new UcxConnector() : null;

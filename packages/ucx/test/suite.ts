@@ -352,6 +352,8 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         expect((await failure(() => reader.exists(key))).code).toBe('CONTROL_UNAUTHENTICATED');
         await reader.close();
         await right.close({ clear: true });
+        // SIGTERM closes the daemon cleanly.
+        expect(await daemon.stop()).toEqual({ code: 0, signal: null });
       } finally {
         await daemon.stop();
       }
