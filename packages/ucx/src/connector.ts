@@ -31,7 +31,7 @@ import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
 import { checkObject, clearNonce, frameViews, layoutOf, newNonce, writeObject } from './layout.js';
 import { defaultErrorMode, ucx } from './native-loader.js';
 import type { ErrorMode, MemoryRegion, NativeAddon } from './native.js';
-import { peerFor, peerStats, releasePeers, retainPeers, withPeer, withPeerSync } from './peers.js';
+import { type Peer, peerFor, peerStats, releasePeers, retainPeers, withPeer, withPeerSync } from './peers.js';
 import { AM_PULL_REPLY, AM_PULL_REQUEST, PullKind, decodePull, encodePull, jsonBytes, parseJson } from './pull.js';
 import { acquireRegion, regionBytes, releaseRegion } from './regions.js';
 import { UcxServer, localServer } from './server.js';
@@ -431,6 +431,7 @@ export class UcxConnector implements Connector<UcxKey> {
     const seq = nextSeq++;
     const what = `put of ${id} to the UCX daemon at ${this.#options.daemon}`;
     let timer: NodeJS.Timeout | undefined;
+    let peer: Peer | undefined;
     try {
       if (!replyHandlerSet) {
         native.setAmHandler(AM_PULL_REPLY, onPullReply);
@@ -450,7 +451,9 @@ export class UcxConnector implements Connector<UcxKey> {
         jsonBytes({ server: daemon.id, ...(this.#token === undefined ? {} : { token: this.#token }) }),
         encodeRemoteObject(staged),
       );
-      const peer = peerFor(`daemon ${this.#options.daemon}`, daemon.workerAddress, this.errorMode);
+      // In flight until the answer comes: the endpoint to the daemon must not be closed as idle while
+      // the daemon pulls (a large object on a busy node takes longer than the idle limit).
+      peer = peerFor(`daemon ${this.#options.daemon}`, daemon.workerAddress, this.errorMode);
       peer.begin();
       try {
         const ep = await peer.endpoint(this.timeoutMs).catch((err: unknown) => {
@@ -462,8 +465,6 @@ export class UcxConnector implements Connector<UcxKey> {
         // A daemon that restarted has a new worker address: ask again next time.
         this.#daemon = null;
         throw toUcxError(what, err);
-      } finally {
-        peer.end();
       }
       const answer = await abortable(reply, options?.signal);
       if (answer.kind === PullKind.ERROR) {
@@ -480,6 +481,7 @@ export class UcxConnector implements Connector<UcxKey> {
       throw err;
     } finally {
       clearTimeout(timer);
+      peer?.end();
       // The daemon has its copy (or gave up); a late pull of this block now sees it released.
       clearNonce(block, layout);
       releaseRegion(region);
