@@ -18,6 +18,8 @@ Napi::Function Endpoint::Define(Napi::Env env) {
                          InstanceMethod<&Endpoint::Flush>("flush"),
                          InstanceMethod<&Endpoint::UnpackRkey>("unpackRkey"),
                          InstanceMethod<&Endpoint::Close>("close"),
+                         InstanceMethod<&Endpoint::RefJs>("ref"),
+                         InstanceMethod<&Endpoint::UnrefJs>("unref"),
                          InstanceMethod<&Endpoint::OnErrorSetter>("onError"),
                          InstanceAccessor<&Endpoint::StateGetter>("state"),
                      });
@@ -65,8 +67,30 @@ void Endpoint::Open(ucp_ep_params_t& params, bool peer_errors) {
   }
   worker_->AddEndpoint(ep_, this);
   self_ = Napi::Persistent(Value());
-  worker_->Ref();
-  refd_ = true;
+  if (wants_ref_) {
+    worker_->Ref();
+    refd_ = true;
+  }
+}
+
+// unref()/ref(), as on sockets: an unref'd endpoint does not keep the event loop alive by being open
+// (its pending operations still do, each holding its own reference). For endpoints kept in a cache.
+Napi::Value Endpoint::UnrefJs(const Napi::CallbackInfo& info) {
+  wants_ref_ = false;
+  if (refd_ && worker_ != nullptr) {
+    worker_->Unref();
+    refd_ = false;
+  }
+  return info.This();
+}
+
+Napi::Value Endpoint::RefJs(const Napi::CallbackInfo& info) {
+  wants_ref_ = true;
+  if (!refd_ && ep_ != nullptr && !closed_ && worker_ != nullptr) {
+    worker_->Ref();
+    refd_ = true;
+  }
+  return info.This();
 }
 
 void Endpoint::Adopt(ucp_ep_h ep) {

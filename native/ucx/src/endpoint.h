@@ -72,6 +72,8 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value UnpackRkey(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value RefJs(const Napi::CallbackInfo& info);
+  Napi::Value UnrefJs(const Napi::CallbackInfo& info);
   Napi::Value OnErrorSetter(const Napi::CallbackInfo& info);
   Napi::Value StateGetter(const Napi::CallbackInfo& info);
   Napi::Value Rma(const Napi::CallbackInfo& info, bool is_get);
@@ -81,7 +83,8 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   bool owned_ = true;
   bool connecting_ = true;
   bool closed_ = false;
-  bool refd_ = false;
+  bool refd_ = false;    // holding the loop open now
+  bool wants_ref_ = true;  // unref() was not called (a closed endpoint never holds it)
   ucs_status_t failed_ = UCS_OK;
   Napi::ObjectReference self_;  // strong while the UCP endpoint exists
   Napi::FunctionReference on_error_;

@@ -114,6 +114,10 @@ export interface Endpoint {
   flush(options?: TimeoutOptions): Promise<void>;
   /** Never rejects. Graceful by default (destroys this endpoint's rkeys first); `force` drops in-flight work. */
   close(options?: { force?: boolean }): Promise<void>;
+  /** Like a socket's: an open endpoint keeps the event loop alive until `unref()` (its pending
+   * operations still do, each on its own). Both return the endpoint. */
+  ref(): Endpoint;
+  unref(): Endpoint;
   /** Called once if the peer fails (errorMode 'peer'). */
   onError(handler: ((err: NativeError) => void) | null): void;
 }

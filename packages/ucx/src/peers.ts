@@ -3,13 +3,14 @@
 // them: each RMA get of a known block costs no connect and no rkey unpack. Module state is per thread, as
 // the addon's workers are.
 //
-// An open endpoint keeps the event loop alive, so endpoints idle for IDLE_CLOSE_MS are closed, and every
-// endpoint is closed when the last connector or server of the thread lets go (release()).
+// Cached endpoints are unref'd, so they never keep a process alive on their own (an operation in flight
+// does); endpoints idle for IDLE_CLOSE_MS are closed to free UCX resources, and every endpoint is closed
+// when the last connector or server of the thread lets go (release()).
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
 import { ucx } from './native-loader.js';
 import type { Endpoint, ErrorMode, RemoteKey } from './native.js';
 
-/** Endpoints unused for this long are closed (they hold the event loop open). */
+/** Endpoints unused for this long are closed (each holds UCX resources and a connection). */
 export const IDLE_CLOSE_MS = 5_000;
 /** Unpacked rkeys kept per endpoint; the least recently used beyond this are destroyed once idle. */
 export const RKEY_CACHE_SIZE = 256;
@@ -66,7 +67,7 @@ export class Peer {
             if (this.#dropped) throw new UcxError(UcxErrorCode.CLOSED, `connection to ${this.id} was closed`);
             return this.#ep as Endpoint;
           }
-          this.#ep = ep;
+          this.#ep = ep.unref();
           return ep;
         },
         (err: unknown) => {
@@ -85,8 +86,9 @@ export class Peer {
     if (typeof native.connectAddressSync !== 'function') {
       throw new UcxError(UcxErrorCode.ERROR, 'this build of the UCX addon has no connectAddressSync (rebuild native/ucx)');
     }
-    this.#ep = native.connectAddressSync(this.address, { errorMode: this.errorMode, timeoutMs });
-    return this.#ep;
+    const ep = native.connectAddressSync(this.address, { errorMode: this.errorMode, timeoutMs }).unref();
+    this.#ep = ep;
+    return ep;
   }
 
   /** Forgets a failed or closed endpoint (its rkeys died with it). */

@@ -137,6 +137,37 @@ describe('the UCX transport in other environments', () => {
     }
   });
 
+  it.skipIf(skip !== undefined)('a consumer that never closes its connector exits as soon as its work is done', async () => {
+    // Cached endpoints are unref'd: they must not hold a process open until the idle sweep closes them.
+    const owner = await UcxChild.start({ tls: 'tcp' });
+    try {
+      const { key, sha256: digest } = await owner.put([[1024 * 1024, 3]]);
+      const script = `
+        import { createHash } from 'node:crypto';
+        import { UcxConnector } from '@proxystore/ucx';
+        const frames = await new UcxConnector().get(${JSON.stringify(key)});
+        const hash = createHash('sha256');
+        for (const f of frames) hash.update(f);
+        console.log(hash.digest('hex'));
+        globalThis.doneAt = performance.now();
+        process.on('exit', () => console.log(Math.round(performance.now() - globalThis.doneAt)));`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: ROOT,
+        env: { ...process.env, UCX_TLS: 'tcp', UCX_WARN_UNUSED_ENV_VARS: 'n' },
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const [code] = (await once(child, 'exit')) as [number];
+      expect(code).toBe(0);
+      const [hash, lingerMs] = out.trim().split('\n');
+      expect(hash).toBe(digest);
+      // Without unref the endpoint would keep it alive until IDLE_CLOSE_MS (5 s) of idleness.
+      expect(Number(lingerMs)).toBeLessThan(2_000);
+    } finally {
+      await owner.stop();
+    }
+  });
+
   it.skipIf(skip !== undefined)("the addon's own driver (native/ucx/test/run.mjs) ends with 0 failed", async () => {
     const env = { ...process.env };
     delete env.UCX_TLS;
