@@ -31,9 +31,11 @@ size_t PageSize() {
 // The memory domains of the context, from ucp_context_print_info ("md 1  :  component 2  sysv").
 std::set<std::string> MemoryDomains(ucp_context_h context) {
   std::set<std::string> mds;
-  char* text = nullptr;
-  size_t size = 0;
-  FILE* f = open_memstream(&text, &size);
+  // A fixed buffer (fmemopen), not open_memstream: its buffer would be malloc'd inside libc and freed
+  // here, and UCX's malloc hooks may sit between the two.
+  static char text[32768];
+  std::memset(text, 0, sizeof text);
+  FILE* f = fmemopen(text, sizeof text - 1, "w");
   if (f == nullptr) return mds;
   ucp_context_print_info(context, f);
   std::fclose(f);
@@ -46,7 +48,6 @@ std::set<std::string> MemoryDomains(ucp_context_h context) {
     if (std::sscanf(line.c_str(), "# md %u : component %u %63s", &md, &component, name) == 3) mds.insert(name);
     p = eol != nullptr ? eol + 1 : nullptr;
   }
-  std::free(text);
   return mds;
 }
 
