@@ -9,6 +9,10 @@
 #include <napi.h>
 #include <ucp/api/ucp.h>
 
+#include <algorithm>
+#include <optional>
+#include <string>
+
 namespace pxs {
 namespace {
 
@@ -43,13 +47,28 @@ Napi::Value Progress(const Napi::CallbackInfo& info) {
 
 Napi::Value ConfigurePool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "configurePool({ maxIdleBytes? })");
-  Napi::Value max = info[0].As<Napi::Object>().Get("maxIdleBytes");
-  if (!max.IsUndefined()) {
-    double d = max.IsNumber() ? max.As<Napi::Number>().DoubleValue() : -1;
-    if (!(d >= 0)) throw Napi::RangeError::New(env, "configurePool: maxIdleBytes must be a non-negative number");
-    Worker::Get(env)->pool().SetMaxIdleBytes(static_cast<uint64_t>(d));
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "configurePool({ maxIdleBytes?, idleWindowMs?, allocator? })");
+  Napi::Object options = info[0].As<Napi::Object>();
+  Pool& pool = Worker::Get(env)->pool();
+  auto count = [&](const char* name) -> std::optional<uint64_t> {
+    Napi::Value v = options.Get(name);
+    if (v.IsUndefined()) return std::nullopt;
+    double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0)) throw Napi::RangeError::New(env, std::string("configurePool: ") + name + " must be a non-negative number");
+    return static_cast<uint64_t>(std::min(d, 1.8e19));
+  };
+  std::optional<uint64_t> max = count("maxIdleBytes");
+  std::optional<uint64_t> window = count("idleWindowMs");
+  Napi::Value allocator = options.Get("allocator");
+  if (!allocator.IsUndefined()) {
+    std::string a = allocator.IsString() ? allocator.As<Napi::String>().Utf8Value() : "";
+    if (a != "auto" && a != "mmap" && a != "ucx") {
+      throw Napi::TypeError::New(env, "configurePool: allocator must be 'auto', 'mmap' or 'ucx'");
+    }
+    pool.SetAllocator(a == "ucx" ? Pool::Allocator::kUcx : a == "mmap" ? Pool::Allocator::kMmap : Pool::Allocator::kAuto);
   }
+  if (window) pool.SetIdleWindowMs(*window);
+  if (max) pool.SetMaxIdleBytes(*max);
   return env.Undefined();
 }
 

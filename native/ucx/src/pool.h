@@ -1,17 +1,28 @@
-// The per-worker pool of pre-registered blocks behind acquire(): anonymous mmap'd memory of power-of-two
-// capacity (64 KiB and up), registered with ucp_mem_map once and reused. A block handed to JS is owned by
-// a Lease, which returns it exactly once: from release() (after the JS buffer is detached) or from the
-// finalizer of that buffer, whichever comes first. Idle blocks beyond maxIdleBytes are trimmed: they
-// stay mapped (a stale remote reader reads zeros, never unmapped memory) but are deregistered and give
-// their pages back with madvise(MADV_DONTNEED); reuse registers them again. Everything is unmapped at
-// worker teardown.
+// The per-worker pool of pre-registered blocks behind acquire(). Capacities come in size classes, four
+// per power of two (64 KiB minimum, waste under 25%), and blocks are reused by class. A block handed to
+// JS is owned by a Lease, which returns it exactly once: from release() (after the JS buffer is
+// detached) or from the finalizer of that buffer, whichever comes first.
+//
+// Blocks are allocated one of two ways (see Allocator): our own anonymous mmap, then ucp_mem_map; or by
+// UCX itself (ucp_mem_map with UCP_MEM_MAP_ALLOCATE), which on shared memory puts them in a SysV/POSIX
+// segment that a peer attaches to and reads with a plain copy instead of process_vm_readv.
+//
+// Trimming keeps a steady state resident: idle blocks are given back only beyond
+// max(maxIdleBytes, recentPeakInUse - inUse) resident idle bytes, where the recent peak is the highest
+// in-use total of the last one to two idle windows; least recently returned first. A trimmed block stays
+// mapped for the worker's lifetime (a stale remote reader reads zeros, never unmapped memory) and gives
+// its pages back: mmap blocks are deregistered, then MADV_DONTNEED; UCX blocks keep their registration
+// (ucp_mem_unmap would free them) and are hole-punched with MADV_REMOVE (shared segments; MADV_DONTNEED
+// where that is refused). Everything is unmapped at worker teardown.
 #pragma once
 
 #include <napi.h>
 #include <ucp/api/ucp.h>
+#include <uv.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <unordered_set>
 #include <vector>
@@ -23,7 +34,10 @@ class Pool;
 struct PoolBlock {
   uint8_t* base = nullptr;
   size_t capacity = 0;
-  ucp_mem_h memh = nullptr;  // null while trimmed
+  ucp_mem_h memh = nullptr;  // mmap blocks: null while trimmed; UCX blocks: always set (it owns the memory)
+  bool ucx_allocated = false;
+  bool trimmed = false;  // pages given back; reuse faults fresh (zero) pages in
+  std::list<PoolBlock*>::iterator lru;  // in Pool::lru_ while idle and resident
 };
 
 // One hand-out of a block. Deleted by whoever ends it last: the buffer's finalizer (external buffers)
@@ -46,9 +60,13 @@ class Pool {
  public:
   static constexpr size_t kMinBlock = 64u << 10;
   static constexpr size_t kMaxBlock = size_t{1} << 40;
+  static constexpr size_t kHugeFrom = 4u << 20;  // mmap blocks from here get MADV_HUGEPAGE
+  // 'auto': UCX-allocated where the context has a shared-memory domain that allocates (sysv, posix) and
+  // only memory domains that do not pin pages (self, tcp, sysv, posix, cma); our own mmap otherwise.
+  enum class Allocator { kAuto, kMmap, kUcx };
 
-  // `mem_map_counter` counts ucp_mem_map calls (stats().memMaps).
-  Pool(ucp_context_h context, uint64_t* mem_map_counter);
+  // `mem_map_counter` counts ucp_mem_map calls (stats().memMaps). `loop` runs the idle-window timer.
+  Pool(ucp_context_h context, uint64_t* mem_map_counter, uv_loop_t* loop);
   ~Pool();
 
   // A block with capacity >= length, registered; throws a JS error (as C++ exception) on failure.
@@ -59,21 +77,40 @@ class Pool {
   // Deletes a lease whose block went back (or whose pool is gone).
   static void End(PoolLease* lease);
   void SetMaxIdleBytes(uint64_t bytes);
+  // How long a peak of in-use bytes keeps idle blocks resident (one to two windows); 0: trim beyond
+  // maxIdleBytes at once.
+  void SetIdleWindowMs(uint64_t ms);
+  void SetAllocator(Allocator a);
+  bool ucx_allocates() const { return ucx_alloc_; }
   const PoolStats& stats() const { return stats_; }
   // Worker teardown: orphans live leases, deregisters and unmaps every block.
   void Teardown();
 
+  static size_t CapacityFor(size_t length);
+
  private:
   void Trim();
-  static size_t CapacityFor(size_t length);
+  void Roll(uint64_t now_ms);
+  void ArmTimer(uint64_t now_ms);
+  uint64_t Budget() const;
+  PoolBlock* NewBlock(Napi::Env env, size_t cap);
+  void TrimBlock(PoolBlock* b);
 
   ucp_context_h context_;
   uint64_t* mem_maps_;
+  uv_loop_t* loop_;
+  uv_timer_t* timer_ = nullptr;
   uint64_t max_idle_bytes_ = 256ull << 20;
+  uint64_t window_ms_ = 5000;
+  uint64_t window_start_ = 0;
+  uint64_t peak_cur_ = 0;   // highest in-use bytes in the current window
+  uint64_t peak_prev_ = 0;  // ... in the previous one
   uint64_t resident_idle_bytes_ = 0;  // idle and not trimmed
+  bool ucx_alloc_ = false;
   PoolStats stats_;
   std::vector<PoolBlock*> blocks_;  // every block, for teardown
-  std::map<size_t, std::vector<PoolBlock*>> idle_;  // by capacity; warm (registered) blocks at the back
+  std::map<size_t, std::vector<PoolBlock*>> idle_;  // by capacity; resident blocks at the back, MRU last
+  std::list<PoolBlock*> lru_;  // resident idle blocks, least recently returned first
   std::unordered_set<PoolLease*> leases_;  // live leases (block not yet returned or lease not yet freed)
 };
 

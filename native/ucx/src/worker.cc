@@ -63,7 +63,7 @@ Worker::Worker(Napi::Env env) : env_(env) {
   idle_->data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(idle_));
   async_ = std::make_unique<Napi::AsyncContext>(env, "ProxyStoreUcxWorker");
-  pool_ = std::make_unique<Pool>(context_->handle(), &stats_.mem_maps);
+  pool_ = std::make_unique<Pool>(context_->handle(), &stats_.mem_maps, loop_);
   napi_add_env_cleanup_hook(env, Cleanup, this);
   Kick();  // the first cycle arms the event fd
 }
@@ -591,6 +591,7 @@ Napi::Value Worker::Stats(Napi::Env env) {
   num("poolIdleBytes", p.idle_bytes);
   num("poolInUseBytes", p.in_use_bytes);
   num("poolTrimmedBytes", p.trimmed_bytes);
+  o.Set("poolAllocator", Napi::String::New(env, pool_->ucx_allocates() ? "ucx" : "mmap"));
   return o;
 }
 

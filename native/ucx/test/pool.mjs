@@ -44,20 +44,33 @@ if (tcp) {
     return `memMaps ${after.memMaps}, poolHits +1000, poolMisses ${after.poolMisses}`;
   });
 
-  await test('pool: power-of-two capacities, page aligned, exact byteLength, acquire(0)', () => {
+  await test('pool: size classes (4 per power of two, waste < 25%), page aligned, exact byteLength, acquire(0)', () => {
     const before = stats().poolInUseBytes;
-    const a = ucx.acquire(100_000);  // 128 KiB block
+    const a = ucx.acquire(100_000);  // 7 × 16 KiB = 112 KiB block
     assert(a.byteLength === 100_000 && a.buffer.byteLength === 100_000, 'byteLength');
     assert(a.address % 4096n === 0n, 'not page aligned');
-    assert(stats().poolInUseBytes - before === 128 << 10, `in use +${stats().poolInUseBytes - before}`);
+    assert(stats().poolInUseBytes - before === 112 << 10, `in use +${stats().poolInUseBytes - before}`);
     const z = ucx.acquire(0);
     assert(z.pooled && z.byteLength === 0 && z.buffer.byteLength === 0, 'acquire(0)');
+    assert(stats().poolInUseBytes - before === (112 << 10) + (64 << 10), 'acquire(0) takes a 64 KiB block');
     z.release();
     a.release();
+    // A 256 MiB object with its 80 B of header and trailer: a 320 MiB block, not 512 MiB.
+    const caps = [];
+    for (const n of [(256 << 20) + 80, (64 << 10) + 1, 3 << 20, (3 << 20) + 1, (1 << 20) + 1]) {
+      const s0 = stats().poolInUseBytes;
+      const r = ucx.acquire(n);
+      const cap = stats().poolInUseBytes - s0;
+      assert(cap >= n && cap < n * 1.25 + 4096 && cap % 4096 === 0, `${n} B -> ${cap} B block`);
+      caps.push(`${n} -> ${cap}`);
+      r.release();
+    }
+    assert(caps[0] === `${(256 << 20) + 80} -> ${320 << 20}`, caps[0]);
     const alloc = ucx.allocate(4096);
     assert(alloc.pooled === false, 'allocate() region claims pooled');
     alloc.release();  // = unmap()
     assert(stats().regions === 0, `regions ${stats().regions}`);
+    return caps.join(', ');
   });
 
   await test('pool: release() detaches the buffer (views become empty) and is idempotent', () => {
@@ -81,11 +94,11 @@ if (tcp) {
 
   await test('pool: an unreleased region returns its block when its buffer is garbage-collected', async () => {
     const base = stats();
-    (() => { new Uint8Array(ucx.acquire(3 << 20).buffer).fill(1); })();  // 4 MiB block, dropped
-    assert(stats().poolInUseBytes - base.poolInUseBytes === 4 << 20, 'not in use');
+    (() => { new Uint8Array(ucx.acquire(3 << 20).buffer).fill(1); })();  // 3 MiB block, dropped
+    assert(stats().poolInUseBytes - base.poolInUseBytes === 3 << 20, 'not in use');
     const ok = await collect(() => stats().poolInUseBytes === base.poolInUseBytes);
     assert(ok, `block not back after GC: ${JSON.stringify(stats())}`);
-    const again = ucx.acquire(4 << 20);
+    const again = ucx.acquire(3 << 20);
     assert(stats().poolHits > base.poolHits, 'returned block not reused');
     again.release();
     return `poolIdleBytes ${stats().poolIdleBytes}`;
@@ -155,7 +168,7 @@ if (tcp) {
   await test('pool trimming: idle bytes beyond maxIdleBytes give their pages back (RSS goes down)', async () => {
     const n = 16;
     const size = 4 << 20;
-    ucx.configurePool({ maxIdleBytes: 1 << 20 });
+    ucx.configurePool({ maxIdleBytes: 1 << 20, idleWindowMs: 0 });  // trim at once, like before
     const s0 = stats();
     const regions = Array.from({ length: n }, () => ucx.acquire(size));
     for (const r of regions) new Uint8Array(r.buffer).fill(0x5a);
@@ -172,10 +185,104 @@ if (tcp) {
     new Uint8Array(again.buffer).fill(1);
     assert(again.packRkey().byteLength > 0, 'packRkey');
     again.release();
-    ucx.configurePool({ maxIdleBytes: 256 << 20 });
+    ucx.configurePool({ maxIdleBytes: 256 << 20, idleWindowMs: 5000 });
     return `poolTrimmedBytes +${trimmed / 2 ** 20} MiB, RSS ${(rssFull / 2 ** 20).toFixed(0)} -> ${(rssTrimmed / 2 ** 20).toFixed(0)} MiB`;
   });
 }
+
+const MiB = 1 << 20;
+const rss = () => process.memoryUsage().rss;
+
+await test(`pool allocator: ${tcp ? "'mmap' on tcp" : "'ucx' (ucp_mem_map ALLOCATE, shared segments) on sm"} by default`, () => {
+  const want = tcp ? 'mmap' : 'ucx';
+  assert(stats().poolAllocator === want, `poolAllocator ${stats().poolAllocator}`);
+  let err;
+  try { ucx.configurePool({ allocator: 'malloc' }); } catch (e) { err = e; }
+  assert(err instanceof TypeError, `allocator 'malloc': ${err}`);
+  return `poolAllocator ${want}`;
+});
+
+await test('pool steady state: acquire/drop/GC cycles of 3 × 64 MiB keep their blocks (memMaps flat, nothing trimmed) even with maxIdleBytes 0', async () => {
+  ucx.configurePool({ maxIdleBytes: 0 });
+  const cycle = async () => {
+    (() => { for (let k = 0; k < 3; k++) new Uint8Array(ucx.acquire(64 * MiB).buffer).fill(k + 1); })();
+    assert(await collect(() => stats().poolInUseBytes === 0), 'blocks not back after GC');
+  };
+  await cycle();  // maps the three blocks
+  const s0 = stats();
+  for (let i = 0; i < 8; i++) await cycle();
+  const s1 = stats();
+  assert(s1.memMaps === s0.memMaps, `memMaps ${s0.memMaps} -> ${s1.memMaps}`);
+  assert(s1.poolTrimmedBytes === s0.poolTrimmedBytes, `trimmed +${s1.poolTrimmedBytes - s0.poolTrimmedBytes}`);
+  assert(s1.poolHits - s0.poolHits === 24, `hits +${s1.poolHits - s0.poolHits}`);
+  ucx.configurePool({ maxIdleBytes: 256 * MiB });
+  return `8 cycles: memMaps ${s1.memMaps} (flat), poolHits +24, poolIdleBytes ${s1.poolIdleBytes / MiB} MiB`;
+});
+
+await test('pool trimming: blocks kept for a past peak are trimmed once the idle window passes (timer), RSS goes down', async () => {
+  ucx.configurePool({ maxIdleBytes: MiB, idleWindowMs: 100 });
+  const s0 = stats();
+  const regions = Array.from({ length: 8 }, () => ucx.acquire(4 * MiB));
+  for (const r of regions) new Uint8Array(r.buffer).fill(0x5a);
+  const rssFull = rss();
+  for (const r of regions) r.release();
+  assert(stats().poolTrimmedBytes === s0.poolTrimmedBytes, 'trimmed at once despite the peak');
+  const t0 = performance.now();
+  const ok = await collect(() => stats().poolTrimmedBytes - s0.poolTrimmedBytes >= 32 * MiB, 100);
+  const ms = performance.now() - t0;
+  const rssAfter = rss();
+  ucx.configurePool({ maxIdleBytes: 256 * MiB, idleWindowMs: 5000 });
+  assert(ok, `trimmed only +${(stats().poolTrimmedBytes - s0.poolTrimmedBytes) / MiB} MiB`);
+  assert(rssFull - rssAfter >= 16 * MiB, `RSS ${rssFull / MiB | 0} -> ${rssAfter / MiB | 0} MiB`);
+  return `trimmed 32 MiB after ${ms.toFixed(0)} ms (window 100 ms), RSS ${rssFull / MiB | 0} -> ${rssAfter / MiB | 0} MiB`;
+});
+
+await test('pool trimming: least recently returned first, across size classes', () => {
+  ucx.configurePool({ maxIdleBytes: 8 * MiB, idleWindowMs: 0 });
+  const s0 = stats();
+  const a = ucx.acquire(4 * MiB);
+  const b = ucx.acquire(5 * MiB);
+  const c = ucx.acquire(5 * MiB);
+  a.release();
+  b.release();
+  c.release();  // 14 MiB idle > 8 MiB: a (4) then b (5) go; c stays (largest-first would trim b and c)
+  const trimmed = stats().poolTrimmedBytes - s0.poolTrimmedBytes;
+  ucx.configurePool({ maxIdleBytes: 256 * MiB, idleWindowMs: 5000 });
+  assert(trimmed === 9 * MiB, `trimmed +${trimmed / MiB} MiB`);
+  return `trimmed +9 MiB (a and b)`;
+});
+
+await test('pool trimming: a stale reader of a trimmed block reads zeros (block stays mapped); reuse works', () => {
+  ucx.configurePool({ maxIdleBytes: 0, idleWindowMs: 0 });
+  const ep = ucx.connectAddressSync(ucx.workerAddress(), { errorMode: 'none' });
+  const SIZE = 7 * MiB;  // a class of its own here
+  const src = ucx.acquire(SIZE);
+  new Uint8Array(src.buffer).fill(0x5a);
+  const rkey = ep.unpackRkey(src.packRkey());
+  const addr = src.address;
+  const rssFull = rss();
+  const s0 = stats();
+  src.release();  // trimmed at once: pages given back
+  const rssTrimmed = rss();
+  assert(stats().poolTrimmedBytes - s0.poolTrimmedBytes === SIZE, 'not trimmed');
+  const dst = ucx.allocate(SIZE);
+  new Uint8Array(dst.buffer).fill(1);
+  ep.getSync(dst, 0, SIZE, addr, rkey, { timeoutMs: 10000 });
+  const v = new Uint8Array(dst.buffer);
+  assert(v[0] === 0 && v[v.length - 1] === 0 && v[v.length >> 1] === 0, `read ${v[0]}`);
+  ucx.configurePool({ maxIdleBytes: 256 * MiB, idleWindowMs: 5000 });
+  const s1 = stats();
+  const again = ucx.acquire(SIZE);  // the trimmed block, registered (again, for mmap blocks)
+  assert(again.address === addr, 'not the trimmed block');
+  new Uint8Array(again.buffer).fill(2);
+  const maps = stats().memMaps - s1.memMaps;
+  assert(maps === (stats().poolAllocator === 'ucx' ? 0 : 1), `memMaps +${maps}`);
+  again.release();
+  dst.unmap();
+  rkey.destroy();
+  ep.close({ force: true });
+  return `RSS ${rssFull / MiB | 0} -> ${rssTrimmed / MiB | 0} MiB at trim, stale get read zeros, reuse memMaps +${maps}`;
+});
 
 const LOOP = 4 << 20;
 await test('getSync to a loopback endpoint on our own worker (connectAddressSync), bytes checked', () => {

@@ -138,10 +138,18 @@ export interface AmInfo {
 export type AmHandler = (header: ArrayBuffer, data: ArrayBuffer, info: AmInfo) => void;
 
 export interface PoolOptions {
-  /** Idle pooled bytes kept resident; beyond this, idle blocks (largest first) give their pages back to the
-   * OS (madvise(MADV_DONTNEED)). They stay mapped (a stale remote reader reads zeros, never unmapped
-   * memory) but are deregistered first, since a pinned registration (verbs) would keep the old pages
-   * alive; reusing one registers it again (counted in memMaps). Default 256 MiB. */
+  /** Idle pooled bytes always allowed to stay resident. Idle blocks beyond
+   * max(maxIdleBytes, recent peak of in-use bytes - bytes in use now) give their pages back to the OS,
+   * least recently returned first; the recent peak is the highest in-use total of the last one to two
+   * idle windows (5 s each; the addon also takes an undeclared `idleWindowMs`, 0 = trim beyond
+   * maxIdleBytes at once), so blocks that come back in bursts when V8 collects values stay resident for
+   * the next burst, and are trimmed by a timer once the peak has passed. A trimmed block stays mapped
+   * while the worker lives (a stale remote reader reads zeros, never unmapped memory). Blocks mapped by
+   * the addon are deregistered, then madvise(MADV_DONTNEED)'d (a pinned verbs registration would keep
+   * the old pages alive), and reusing one registers it again (counted in memMaps); blocks UCX allocated
+   * (the default on shared memory, see README) keep their registration and are hole-punched
+   * (MADV_REMOVE). Block capacities are size classes, four per power of two (64 KiB minimum, under 25%
+   * over the requested length). Default 256 MiB. */
   maxIdleBytes?: number;
 }
 
