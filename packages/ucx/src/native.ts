@@ -141,8 +141,7 @@ export interface PoolOptions {
   /** Idle pooled bytes always allowed to stay resident. Idle blocks beyond
    * max(maxIdleBytes, recent peak of in-use bytes - bytes in use now) give their pages back to the OS,
    * least recently returned first; the recent peak is the highest in-use total of the last one to two
-   * idle windows (5 s each; the addon also takes an undeclared `idleWindowMs`, 0 = trim beyond
-   * maxIdleBytes at once), so blocks that come back in bursts when V8 collects values stay resident for
+   * idle windows (`idleWindowMs` each, 0 = trim beyond maxIdleBytes at once), so blocks that come back in bursts when V8 collects values stay resident for
    * the next burst, and are trimmed by a timer once the peak has passed. A trimmed block stays mapped
    * while the worker lives (a stale remote reader reads zeros, never unmapped memory). Blocks mapped by
    * the addon are deregistered, then madvise(MADV_DONTNEED)'d (a pinned verbs registration would keep
@@ -151,6 +150,15 @@ export interface PoolOptions {
    * (MADV_REMOVE). Block capacities are size classes, four per power of two (64 KiB minimum, under 25%
    * over the requested length). Default 256 MiB. */
   maxIdleBytes?: number;
+  /** Length of one idle window in ms (see maxIdleBytes). Default 5000. */
+  idleWindowMs?: number;
+  /**
+   * Who allocates new blocks: 'mmap' (the addon, 2 MiB-aligned with MADV_HUGEPAGE from 4 MiB, then
+   * ucp_mem_map), 'ucx' (ucp_mem_map with UCP_MEM_MAP_ALLOCATE: on shared memory, segments a peer
+   * attaches to and copies from directly instead of through CMA), or 'auto' (default: 'ucx' where the
+   * context has shared-memory domains and none that pins pages, else 'mmap').
+   */
+  allocator?: 'auto' | 'mmap' | 'ucx';
 }
 
 export interface NativeStats {
@@ -180,6 +188,8 @@ export interface NativeStats {
   /** Bytes of idle blocks whose pages were given back to the OS so far (cumulative; they stay mapped, and
    * are reused). */
   poolTrimmedBytes: number;
+  /** Which allocator new pool blocks come from ('auto' resolved). */
+  poolAllocator: 'mmap' | 'ucx';
 }
 
 /** The addon module. */
