@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <set>
 #include <string>
 
 namespace pxs {
@@ -26,29 +25,6 @@ uint64_t NowMs() {
 size_t PageSize() {
   static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   return page;
-}
-
-// The memory domains of the context, from ucp_context_print_info ("md 1  :  component 2  sysv").
-std::set<std::string> MemoryDomains(ucp_context_h context) {
-  std::set<std::string> mds;
-  // A fixed buffer (fmemopen), not open_memstream: its buffer would be malloc'd inside libc and freed
-  // here, and UCX's malloc hooks may sit between the two.
-  static char text[32768];
-  std::memset(text, 0, sizeof text);
-  FILE* f = fmemopen(text, sizeof text - 1, "w");
-  if (f == nullptr) return mds;
-  ucp_context_print_info(context, f);
-  std::fclose(f);
-  const char* p = text;
-  while (p != nullptr && *p != '\0') {
-    const char* eol = std::strchr(p, '\n');
-    std::string line(p, eol != nullptr ? static_cast<size_t>(eol - p) : std::strlen(p));
-    unsigned md = 0, component = 0;
-    char name[64];
-    if (std::sscanf(line.c_str(), "# md %u : component %u %63s", &md, &component, name) == 3) mds.insert(name);
-    p = eol != nullptr ? eol + 1 : nullptr;
-  }
-  return mds;
 }
 
 // PROXYSTORE_UCX_POOL_THP=0 turns MADV_HUGEPAGE on large mmap blocks off (for measuring it).
@@ -90,15 +66,11 @@ size_t Pool::CapacityFor(size_t length) {
 }
 
 void Pool::SetAllocator(Allocator a) {
-  if (a == Allocator::kAuto) {
-    static const std::set<std::string> kNoPinning = {"self", "tcp", "sysv", "posix", "cma"};
-    std::set<std::string> mds = MemoryDomains(context_);
-    bool shm = mds.count("sysv") > 0 || mds.count("posix") > 0;
-    bool pins = std::any_of(mds.begin(), mds.end(), [](const std::string& m) { return kNoPinning.count(m) == 0; });
-    ucx_alloc_ = shm && !pins;
-  } else {
-    ucx_alloc_ = a == Allocator::kUcx;
-  }
+  // 'auto' is our own mmap: UCX-allocated blocks are faster on shared memory, but a reader that unpacks
+  // the rkey of such a block after its owner died crashes inside UCX 1.13 (ucp_ep_rkey_unpack's error
+  // path releases an rkey it never unpacked when shmat of the dead owner's segment fails). A dead owner
+  // is an everyday event for a store (a producer exits), so that speed is opt-in ('ucx').
+  ucx_alloc_ = a == Allocator::kUcx;
 }
 
 namespace {

@@ -61,8 +61,8 @@ class Pool {
   static constexpr size_t kMinBlock = 64u << 10;
   static constexpr size_t kMaxBlock = size_t{1} << 40;
   static constexpr size_t kHugeFrom = 4u << 20;  // mmap blocks from here get MADV_HUGEPAGE
-  // 'auto': UCX-allocated where the context has a shared-memory domain that allocates (sysv, posix) and
-  // only memory domains that do not pin pages (self, tcp, sysv, posix, cma); our own mmap otherwise.
+  // 'auto' is kMmap (see SetAllocator for why kUcx is opt-in). kUcx must not be used with memory domains
+  // that pin pages (verbs): trimming would free pages under a live registration.
   enum class Allocator { kAuto, kMmap, kUcx };
 
   // `mem_map_counter` counts ucp_mem_map calls (stats().memMaps). `loop` runs the idle-window timer.

@@ -146,7 +146,7 @@ export interface PoolOptions {
    * while the worker lives (a stale remote reader reads zeros, never unmapped memory). Blocks mapped by
    * the addon are deregistered, then madvise(MADV_DONTNEED)'d (a pinned verbs registration would keep
    * the old pages alive), and reusing one registers it again (counted in memMaps); blocks UCX allocated
-   * (the default on shared memory, see README) keep their registration and are hole-punched
+   * (allocator 'ucx') keep their registration and are hole-punched
    * (MADV_REMOVE). Block capacities are size classes, four per power of two (64 KiB minimum, under 25%
    * over the requested length). Default 256 MiB. */
   maxIdleBytes?: number;
@@ -154,9 +154,10 @@ export interface PoolOptions {
   idleWindowMs?: number;
   /**
    * Who allocates new blocks: 'mmap' (the addon, 2 MiB-aligned with MADV_HUGEPAGE from 4 MiB, then
-   * ucp_mem_map), 'ucx' (ucp_mem_map with UCP_MEM_MAP_ALLOCATE: on shared memory, segments a peer
-   * attaches to and copies from directly instead of through CMA), or 'auto' (default: 'ucx' where the
-   * context has shared-memory domains and none that pins pages, else 'mmap').
+   * ucp_mem_map; what 'auto', the default, means) or 'ucx' (ucp_mem_map with UCP_MEM_MAP_ALLOCATE: on
+   * shared memory, segments a peer attaches to and copies from directly instead of through CMA, about
+   * 1.4x faster here). Opt-in because UCX 1.13 crashes a reader that unpacks the rkey of such a block
+   * after its owner died; never with verbs (trimming would free pages under a pinned registration).
    */
   allocator?: 'auto' | 'mmap' | 'ucx';
 }
