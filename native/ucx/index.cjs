@@ -2,6 +2,14 @@
 'use strict';
 const path = require('node:path');
 
+// UCX's memory hooks (UCM) patch malloc and mmap/munmap in the whole process, at run time, to keep
+// UCX's own registration cache coherent. In a Node process V8's threads allocate and map memory all
+// the time; the addon registers memory itself (its pool and cache) and needs none of that, so the
+// hooks stay off unless the user asked for them. Set before the library loads: UCX reads them then.
+for (const [name, value] of [['UCX_MEM_MALLOC_HOOKS', 'no'], ['UCX_MEM_MALLOC_RELOC', 'no'], ['UCX_MEM_EVENTS', 'no']]) {
+  if (process.env[name] === undefined) process.env[name] = value;
+}
+
 const candidates = ['build/Release/proxystore_ucx.node', 'build/Debug/proxystore_ucx.node'];
 let lastError;
 for (const rel of candidates) {
