@@ -4,17 +4,19 @@
 // the addon's workers are.
 //
 // Cached endpoints are unref'd, so they never keep a process alive on their own (an operation in flight
-// does); endpoints idle for IDLE_CLOSE_MS are closed to free UCX resources, and every endpoint is closed
-// when the last connector or server of the thread lets go (release()).
+// does). They are not closed for being idle: in UCX 1.13 over tcp, closing our endpoint to a peer while
+// that peer's endpoint to us is in use loses the peer's later messages to us (a daemon that closed its
+// idle pull endpoint to a producer stopped receiving that producer's put requests while the producer was
+// reading from it). Beyond MAX_PEERS, the least recently used idle ones are closed; every endpoint is
+// closed when the last connector or server of the thread lets go (release()).
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
 import { ucx } from './native-loader.js';
 import type { Endpoint, ErrorMode, RemoteKey } from './native.js';
 
-/** Endpoints unused for this long are closed (each holds UCX resources and a connection). */
-export const IDLE_CLOSE_MS = 5_000;
+/** Peers (endpoints) kept per thread; beyond, the least recently used idle ones are closed. */
+export const MAX_PEERS = 256;
 /** Unpacked rkeys kept per endpoint; the least recently used beyond this are destroyed once idle. */
 export const RKEY_CACHE_SIZE = 256;
-const SWEEP_MS = 1_000;
 
 interface CachedRkey {
   readonly rkey: RemoteKey;
@@ -31,17 +33,12 @@ export class Peer {
   #connecting: Promise<Endpoint> | null = null;
   readonly #rkeys = new Map<string, CachedRkey>();
   #inflight = 0;
-  #lastUsed = Date.now();
   #dropped = false;
 
   constructor(id: string, address: Uint8Array, errorMode: ErrorMode) {
     this.id = id;
     this.address = address;
     this.errorMode = errorMode;
-  }
-
-  get idleMs(): number {
-    return this.#inflight > 0 ? 0 : Date.now() - this.#lastUsed;
   }
 
   get inflight(): number {
@@ -138,7 +135,6 @@ export class Peer {
 
   end(): void {
     this.#inflight--;
-    this.#lastUsed = Date.now();
   }
 
   get rkeyCount(): number {
@@ -163,20 +159,16 @@ export class Peer {
   }
 }
 
-const peers = new Map<string, Peer>();
+const peers = new Map<string, Peer>(); // least recently used first
 let users = 0;
-let sweeper: NodeJS.Timeout | null = null;
 
-function sweep(): void {
+/** Closes the least recently used idle peers beyond MAX_PEERS. */
+function trimPeers(): void {
   for (const [k, peer] of peers) {
-    if (peer.inflight === 0 && peer.idleMs >= IDLE_CLOSE_MS) {
-      peers.delete(k);
-      peer.close();
-    }
-  }
-  if (peers.size === 0 && sweeper !== null) {
-    clearInterval(sweeper);
-    sweeper = null;
+    if (peers.size <= MAX_PEERS) break;
+    if (peer.inflight > 0) continue;
+    peers.delete(k);
+    peer.close();
   }
 }
 
@@ -187,10 +179,10 @@ export function peerFor(id: string, address: Uint8Array, errorMode: ErrorMode): 
   if (peer === undefined) {
     peer = new Peer(id, address.slice(), errorMode);
     peers.set(k, peer);
-    if (sweeper === null) {
-      sweeper = setInterval(sweep, SWEEP_MS);
-      sweeper.unref();
-    }
+    trimPeers();
+  } else {
+    peers.delete(k);
+    peers.set(k, peer);
   }
   return peer;
 }
@@ -206,10 +198,6 @@ export function releasePeers(): void {
   if (users > 0) return;
   for (const peer of peers.values()) peer.close();
   peers.clear();
-  if (sweeper !== null) {
-    clearInterval(sweeper);
-    sweeper = null;
-  }
 }
 
 /** Runs one RMA operation on a peer: in-flight accounting, the cached rkey, typed errors. */

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ControlClient } from '@proxystore/control';
 import { UcxConnector, UcxServer, type UcxKey } from '@proxystore/ucx';
-import { UcxChild, patternBytes, ucxSkipReason } from '@proxystore/ucx/testing';
+import { UcxChild, UcxDaemonProcess, patternBytes, ucxSkipReason } from '@proxystore/ucx/testing';
 import { describe, expect, it } from 'vitest';
 import { sha256 } from './suite.js';
 
@@ -161,12 +161,31 @@ describe('the UCX transport in other environments', () => {
       expect(code).toBe(0);
       const [hash, lingerMs] = out.trim().split('\n');
       expect(hash).toBe(digest);
-      // Without unref the endpoint would keep it alive until IDLE_CLOSE_MS (5 s) of idleness.
+      // Without unref the open endpoint would keep it alive until its connector closed.
       expect(Number(lingerMs)).toBeLessThan(2_000);
     } finally {
       await owner.stop();
     }
   });
+
+  it.skipIf(skip !== undefined)('a daemon keeps answering a producer that has been reading from it for a while', async () => {
+    // Regression: the daemon closed its endpoint to the producer after 5 s idle while the producer kept
+    // reading over its own endpoint to the daemon; over tcp, UCX 1.13 then lost the producer's next put
+    // requests (no answer until the timeout).
+    const daemon = await UcxDaemonProcess.start({ tls: 'tcp' });
+    const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs: 10_000 });
+    try {
+      const bytes = patternBytes(4 * 1024 * 1024, 7);
+      const key = await producer.put([bytes]);
+      const until = performance.now() + 7_000;
+      while (performance.now() < until) expect(await producer.get(key)).not.toBeNull();
+      const again = await producer.put([bytes]);
+      expect(sha256((await producer.get(again)) ?? [])).toBe(sha256([bytes]));
+    } finally {
+      await producer.close();
+      await daemon.stop();
+    }
+  }, 60_000);
 
   it.skipIf(skip !== undefined)("the addon's own driver (native/ucx/test/run.mjs) ends with 0 failed", async () => {
     const env = { ...process.env };
