@@ -26,3 +26,4 @@ export {
 } from './chunks.js';
 export type { ClientTlsOptions, Pem, ServerTlsOptions } from './security.js';
 export { ControlService } from './service.js';
+export { runDaemon, type DaemonSpec } from './daemon.js';

@@ -4,6 +4,7 @@
 // listening (what scripts and tests wait for), logs to stderr, and closes cleanly on SIGTERM or SIGINT.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runDaemon } from '@proxystore/control';
 import { ConfigError } from '@proxystore/core';
 import { checkEndpointConfig, type EndpointConfig } from './config.js';
 import { Endpoint } from './endpoint.js';
@@ -29,10 +30,6 @@ Runs one ProxyStore endpoint until SIGTERM or SIGINT. Options override the confi
   --max-concurrent-streams <n>  HTTP/2 streams per client connection (default 100)
   --chunk-size <bytes>          bytes per get chunk
 `;
-
-function log(message: string): void {
-  process.stderr.write(`proxystore-endpoint: ${message}\n`);
-}
 
 function integer(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -104,51 +101,13 @@ function configFromArgs(argv: string[]): EndpointConfig | null {
   return checkEndpointConfig(base);
 }
 
-async function main(): Promise<void> {
-  let config: EndpointConfig | null;
-  try {
-    config = configFromArgs(process.argv.slice(2));
-  } catch (err) {
-    log(`${(err as Error).message} (--help for usage)`);
-    process.exitCode = 2;
-    return;
-  }
-  if (config === null) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  let endpoint: Endpoint;
-  try {
-    endpoint = await Endpoint.start(config);
-  } catch (err) {
-    log(`cannot start: ${(err as Error).message}`);
-    process.exitCode = 1;
-    return;
-  }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      log(`${signal} again: exiting now`);
-      process.exit(1);
-    }
-    stopping = true;
-    log(`${signal}: closing`);
-    endpoint.close().then(
-      () => {
-        log('closed');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log(`close failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  log(`endpoint ${endpoint.id} (${endpoint.name}) listening on ${endpoint.address}`);
-  const ready = { id: endpoint.id, name: endpoint.name, address: endpoint.address, pid: process.pid };
-  process.stdout.write(`ready ${JSON.stringify(ready)}\n`);
-}
-
-await main();
+await runDaemon({
+  name: 'proxystore-endpoint',
+  usage: USAGE,
+  parse: configFromArgs,
+  start: (config: EndpointConfig) => Endpoint.start(config),
+  ready: (endpoint) => ({
+    log: `endpoint ${endpoint.id} (${endpoint.name}) listening on ${endpoint.address}`,
+    fields: { id: endpoint.id, name: endpoint.name, address: endpoint.address },
+  }),
+});

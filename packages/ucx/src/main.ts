@@ -5,6 +5,7 @@
 // and tests wait for), logs to stderr, and closes cleanly on SIGTERM or SIGINT.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runDaemon } from '@proxystore/control';
 import { UcxServer, type UcxServerOptions } from './server.js';
 
 const USAGE = `Usage: proxystore-ucx-daemon [options]
@@ -23,10 +24,6 @@ Runs a node-local ProxyStore UCX daemon until SIGTERM or SIGINT.
 
 UCX reads its transports from the environment (UCX_TLS, UCX_NET_DEVICES, ...).
 `;
-
-function log(message: string): void {
-  process.stderr.write(`proxystore-ucx-daemon: ${message}\n`);
-}
 
 class UsageError extends Error {}
 
@@ -92,57 +89,18 @@ function optionsFromArgs(argv: string[]): UcxServerOptions | null {
   return out;
 }
 
-async function main(): Promise<void> {
-  let options: UcxServerOptions | null;
-  try {
-    options = optionsFromArgs(process.argv.slice(2));
-  } catch (err) {
-    log(`${(err as Error).message} (--help for usage)`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === null) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  let server: UcxServer;
-  try {
-    server = await UcxServer.start(options);
-  } catch (err) {
-    log(`cannot start: ${(err as Error).message}`);
-    process.exitCode = 1;
-    return;
-  }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      log(`${signal} again: exiting now`);
-      process.exit(1);
-    }
-    stopping = true;
-    log(`${signal}: closing`);
-    server.close().then(
-      () => {
-        log('closed');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log(`close failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  log(`server ${server.id} listening on ${server.address} (errorMode ${server.errorMode}, UCX_TLS=${process.env.UCX_TLS ?? '(unset)'})`);
-  const ready = {
-    id: server.id,
-    address: server.address,
-    workerAddress: Buffer.from(server.workerAddress).toString('base64'),
-    errorMode: server.errorMode,
-    pid: process.pid,
-  };
-  process.stdout.write(`ready ${JSON.stringify(ready)}\n`);
-}
-
-await main();
+await runDaemon({
+  name: 'proxystore-ucx-daemon',
+  usage: USAGE,
+  parse: optionsFromArgs,
+  start: (options: UcxServerOptions) => UcxServer.start(options),
+  ready: (server) => ({
+    log: `server ${server.id} listening on ${server.address} (errorMode ${server.errorMode}, UCX_TLS=${process.env.UCX_TLS ?? '(unset)'})`,
+    fields: {
+      id: server.id,
+      address: server.address,
+      workerAddress: Buffer.from(server.workerAddress).toString('base64'),
+      errorMode: server.errorMode,
+    },
+  }),
+});
