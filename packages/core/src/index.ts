@@ -48,6 +48,7 @@ export type { FileConnectorOptions } from './connectors/file.js';
 export { MultiConnector, MultiPolicyError } from './connectors/multi.js';
 export type { MultiChild, MultiConnectorOptions, MultiKey, MultiNewKeyOptions, MultiPolicy } from './connectors/multi.js';
 export { assertFrames, assertKey, keyToString, newId } from './key.js';
+export { EVICT_ALL_BATCH, evictAll } from './evict.js';
 export { StoreMetrics } from './metrics.js';
 export type { MetricsSnapshot, OperationStats } from './metrics.js';
 export { getOrCreateStore, getStore, registerStore, unregisterStore } from './store-registry.js';

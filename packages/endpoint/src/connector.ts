@@ -10,6 +10,7 @@ import {
   InvalidKeyError,
   assertFrames,
   assertKey,
+  evictAll,
   newId,
   type CloseOptions,
   type Connector,
@@ -77,8 +78,6 @@ export const EndpointErrorCode = {
 
 const OPTION_FIELDS = ['address', 'token', 'tokenFile', 'tls', 'chunkSize', 'timeoutMs'] as const;
 const TLS_FIELDS = ['ca', 'caFile', 'cert', 'certFile', 'key', 'keyFile', 'serverName'] as const;
-/** Objects evicted at once by `close({ clear })`. */
-const CLEAR_BATCH = 64;
 
 function fail(message: string): never {
   throw new ConfigError(`EndpointConnector: ${message}`);
@@ -357,17 +356,17 @@ export class EndpointConnector implements Connector<EndpointKey> {
   /** Closes the channel; `clear` first evicts every object this connector put and has not evicted. */
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.#closed) return;
-    let failure: unknown;
+    let failure: { reason: unknown } | undefined;
     if (options.clear === true) {
-      const keys = [...this.#owned.values()];
-      for (let i = 0; i < keys.length; i += CLEAR_BATCH) {
-        const results = await Promise.allSettled(keys.slice(i, i + CLEAR_BATCH).map((k) => this.evict(k)));
-        for (const r of results) if (r.status === 'rejected') failure ??= r.reason;
+      try {
+        await evictAll(this.#owned.values(), (k) => this.evict(k));
+      } catch (reason) {
+        failure = { reason };
       }
     }
     this.#closed = true;
     this.#client.close();
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) throw failure.reason;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

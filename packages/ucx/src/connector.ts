@@ -10,6 +10,7 @@ import {
   InvalidKeyError,
   assertFrames,
   assertKey,
+  evictAll,
   newId,
   type CloseOptions,
   type Connector,
@@ -73,8 +74,6 @@ const OPTION_FIELDS = ['mode', 'daemon', 'host', 'port', 'token', 'tokenFile', '
 const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
 const DEFAULT_TIMEOUT_MS = 30_000;
-/** Objects evicted at once by `close({ clear })`. */
-const CLEAR_BATCH = 64;
 /** Control-plane clients kept (one per serving process met); the oldest beyond are closed. */
 const MAX_CLIENTS = 64;
 
@@ -624,12 +623,12 @@ export class UcxConnector implements Connector<UcxKey> {
    */
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.#closed) return;
-    let failure: unknown;
+    let failure: { reason: unknown } | undefined;
     if (options.clear === true) {
-      const keys = [...this.#owned.values()];
-      for (let i = 0; i < keys.length; i += CLEAR_BATCH) {
-        const results = await Promise.allSettled(keys.slice(i, i + CLEAR_BATCH).map((k) => this.evict(k)));
-        for (const r of results) if (r.status === 'rejected') failure ??= r.reason;
+      try {
+        await evictAll(this.#owned.values(), (k) => this.evict(k));
+      } catch (reason) {
+        failure = { reason };
       }
     }
     this.#closed = true;
@@ -639,7 +638,7 @@ export class UcxConnector implements Connector<UcxKey> {
     this.#local = null;
     await local?.detach();
     releasePeers();
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) throw failure.reason;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
