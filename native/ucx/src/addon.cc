@@ -98,6 +98,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("connectAddress", Napi::Function::New<Endpoint::ConnectAddress>(env, "connectAddress"));
   exports.Set("connectAddressSync", Napi::Function::New<Endpoint::ConnectAddressSync>(env, "connectAddressSync"));
   exports.Set("acquire", Napi::Function::New<MemoryRegion::Acquire>(env, "acquire"));
+  exports.Set("releaseBuffer", Napi::Function::New<MemoryRegion::ReleaseBuffer>(env, "releaseBuffer"));
   exports.Set("configurePool", Napi::Function::New<ConfigurePool>(env, "configurePool"));
   exports.Set("memMap", Napi::Function::New<MemoryRegion::MemMap>(env, "memMap"));
   exports.Set("allocate", Napi::Function::New<MemoryRegion::Allocate>(env, "allocate"));

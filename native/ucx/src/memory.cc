@@ -69,9 +69,9 @@ int64_t LengthArg(const Napi::CallbackInfo& info, const char* what, bool allow_z
 
 // The finalizer of a pooled region's external buffer: the block goes back unless release() sent it
 // back already, and the lease ends.
-void FinalizePooledBuffer(napi_env env, void* /*data*/, void* hint) {
+void FinalizePooledBuffer(napi_env /*env*/, void* /*data*/, void* hint) {
   auto* lease = static_cast<PoolLease*>(hint);
-  if (lease->pool != nullptr) lease->pool->Return(lease, env);
+  if (lease->pool != nullptr) lease->pool->Return(lease);
   Pool::End(lease);
 }
 
@@ -151,7 +151,6 @@ Napi::Value MemoryRegion::Acquire(const Napi::CallbackInfo& info) {
     copied = true;
     ab = Napi::ArrayBuffer::New(env, 0);
   }
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(block->capacity));
   Napi::Object obj = NewObject(env, worker, kPooled);
   MemoryRegion* self = Unwrap(obj);
   self->memh_ = block->memh;
@@ -159,6 +158,7 @@ Napi::Value MemoryRegion::Acquire(const Napi::CallbackInfo& info) {
   self->length_ = static_cast<size_t>(length);
   self->buffer_ = Napi::Persistent(Napi::ArrayBuffer(env, ab));
   self->lease_ = lease;
+  lease->region = self;
   self->copied_ = copied;
   worker->AddRegion(self);
   return obj;
@@ -168,8 +168,9 @@ void MemoryRegion::Unmap() {
   if (kind_ == kPooled) {
     // The block itself goes back from release() or the buffer's finalizer; this object only lets go,
     // except in the copying fallback where it owns the lease.
+    if (lease_ != nullptr) lease_->region = nullptr;
     if (copied_ && lease_ != nullptr) {
-      if (lease_->pool != nullptr) lease_->pool->Return(lease_, worker_ != nullptr ? worker_->env() : nullptr);
+      if (lease_->pool != nullptr) lease_->pool->Return(lease_);
       Pool::End(lease_);
     }
     lease_ = nullptr;
@@ -200,24 +201,58 @@ void MemoryRegion::CheckNotBusy(Napi::Env env, const char* what) {
 }
 
 Napi::Value MemoryRegion::ReleaseJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   if (kind_ != kPooled) return UnmapJs(info);
-  if (lease_ == nullptr) return env.Undefined();  // released already (or torn down)
+  ReleaseBlock(info.Env());
+  return info.Env().Undefined();
+}
+
+void MemoryRegion::ReleaseBlock(Napi::Env env) {
+  if (lease_ == nullptr) return;  // released already (or torn down)
   CheckNotBusy(env, "release");
   PoolLease* lease = lease_;
   lease_ = nullptr;
+  lease->region = nullptr;
   if (!copied_ && !buffer_.IsEmpty()) {
     // Every view of the block becomes empty before the block can be handed out again. The finalizer
     // that detaching triggers finds the lease returned and only ends it.
     Napi::ArrayBuffer ab = buffer_.Value();
     if (!ab.IsDetached()) ab.Detach();
   }
-  if (lease->pool != nullptr) lease->pool->Return(lease, env);
+  if (lease->pool != nullptr) lease->pool->Return(lease);
   if (copied_) Pool::End(lease);
   memh_ = nullptr;
   if (worker_ != nullptr) worker_->RemoveRegion(this);
   worker_ = nullptr;
-  return env.Undefined();
+}
+
+// A value read into a pooled block is a view over the block's external buffer long after the region
+// object that filled it is gone; this gives the block back from the value. The buffer must be the very
+// external buffer of a lease still out (its data pointer is the block's base): a copy, or a view over some
+// other memory, is not ours and is left alone.
+Napi::Value MemoryRegion::ReleaseBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::ArrayBuffer ab;
+  if (info[0].IsArrayBuffer()) {
+    ab = info[0].As<Napi::ArrayBuffer>();
+  } else if (info[0].IsTypedArray() || info[0].IsDataView()) {
+    ab = info[0].IsTypedArray() ? info[0].As<Napi::TypedArray>().ArrayBuffer() : info[0].As<Napi::DataView>().ArrayBuffer();
+  } else {
+    throw Napi::TypeError::New(env, "releaseBuffer: expected an ArrayBuffer or an ArrayBufferView");
+  }
+  if (ab.IsDetached() || ab.ByteLength() == 0) return Napi::Boolean::New(env, false);
+  Worker* worker = Worker::Get(env);
+  PoolLease* lease = worker->pool().FindOut(static_cast<const uint8_t*>(ab.Data()));
+  if (lease == nullptr) return Napi::Boolean::New(env, false);
+  if (lease->region != nullptr) {
+    MemoryRegion* region = lease->region;
+    if (region->copied_) return Napi::Boolean::New(env, false);  // `ab` is a copy, not the block
+    region->ReleaseBlock(env);
+    return Napi::Boolean::New(env, true);
+  }
+  // The region is gone; its lease lives until the buffer's finalizer. Same order as ReleaseBlock.
+  ab.Detach();
+  lease->pool->Return(lease);
+  return Napi::Boolean::New(env, true);
 }
 
 Napi::Value MemoryRegion::UnmapJs(const Napi::CallbackInfo& info) {

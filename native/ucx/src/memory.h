@@ -19,6 +19,9 @@ class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
   static Napi::Value MemMap(const Napi::CallbackInfo& info);
   static Napi::Value Allocate(const Napi::CallbackInfo& info);
   static Napi::Value Acquire(const Napi::CallbackInfo& info);
+  // releaseBuffer(ArrayBuffer | ArrayBufferView) -> boolean: gives back the pool block under that buffer
+  // (the external buffer of an acquire()), as its region's release() would; false for any other buffer.
+  static Napi::Value ReleaseBuffer(const Napi::CallbackInfo& info);
 
   explicit MemoryRegion(const Napi::CallbackInfo& info);
   ~MemoryRegion() override;
@@ -39,6 +42,8 @@ class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
   void CheckNotBusy(Napi::Env env, const char* what);
   Napi::Value UnmapJs(const Napi::CallbackInfo& info);
   Napi::Value ReleaseJs(const Napi::CallbackInfo& info);
+  // release() of a pooled region: detaches its buffer, returns the block (UCX_BUSY while pinned).
+  void ReleaseBlock(Napi::Env env);
   Napi::Value PackRkey(const Napi::CallbackInfo& info);
   Napi::Value BufferGetter(const Napi::CallbackInfo& info);
   Napi::Value ByteOffsetGetter(const Napi::CallbackInfo& info);

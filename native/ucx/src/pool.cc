@@ -187,24 +187,27 @@ PoolLease* Pool::Acquire(Napi::Env env, size_t length) {
   peak_cur_ = std::max(peak_cur_, stats_.in_use_bytes);
   auto* lease = new PoolLease{this, block, false};
   leases_.insert(lease);
+  out_[block->base] = lease;
   Trim();  // more in use: less idle memory may stay resident
   return lease;
 }
 
-void Pool::Return(PoolLease* lease, napi_env env) {
+void Pool::Return(PoolLease* lease) {
   if (lease == nullptr || lease->returned || lease->pool == nullptr) return;
   lease->returned = true;
   PoolBlock* block = lease->block;
+  out_.erase(block->base);
   stats_.in_use_bytes -= block->capacity;
   stats_.idle_bytes += block->capacity;
   resident_idle_bytes_ += block->capacity;
   idle_[block->capacity].push_back(block);
   block->lru = lru_.insert(lru_.end(), block);
-  if (env != nullptr) {
-    int64_t ignored;
-    napi_adjust_external_memory(env, -static_cast<int64_t>(block->capacity), &ignored);
-  }
   Trim();
+}
+
+PoolLease* Pool::FindOut(const uint8_t* base) const {
+  auto it = out_.find(base);
+  return it == out_.end() ? nullptr : it->second;
 }
 
 void Pool::End(PoolLease* lease) {
@@ -286,6 +289,7 @@ void Pool::Teardown() {
   }
   for (PoolLease* lease : leases_) lease->pool = nullptr;
   leases_.clear();
+  out_.clear();
   for (PoolBlock* b : blocks_) {
     if (b->ucx_allocated) {
       ucp_mem_unmap(context_, b->memh);  // frees the memory UCX allocated

@@ -24,12 +24,14 @@
 #include <cstdint>
 #include <list>
 #include <map>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 namespace pxs {
 
 class Pool;
+class MemoryRegion;
 
 struct PoolBlock {
   uint8_t* base = nullptr;
@@ -46,6 +48,7 @@ struct PoolLease {
   Pool* pool = nullptr;  // null once the pool is torn down
   PoolBlock* block = nullptr;
   bool returned = false;
+  MemoryRegion* region = nullptr;  // the region object handed out with it, while that lives
 };
 
 struct PoolStats {
@@ -71,11 +74,15 @@ class Pool {
 
   // A block with capacity >= length, registered; throws a JS error (as C++ exception) on failure.
   PoolLease* Acquire(Napi::Env env, size_t length);
-  // Returns the lease's block to the idle set once; later calls are no-ops. `env` may be null
-  // (no external-memory accounting then).
-  void Return(PoolLease* lease, napi_env env);
+  // Returns the lease's block to the idle set once; later calls are no-ops. No external-memory
+  // accounting here: V8 counts the bytes of every ArrayBuffer, external ones over a block included (and
+  // starts a collection once they rise 64 MiB over their level after the last one), so telling it of
+  // blocks as well would double its pressure.
+  void Return(PoolLease* lease);
   // Deletes a lease whose block went back (or whose pool is gone).
   static void End(PoolLease* lease);
+  // The lease out (not yet returned) whose block starts at `base`; null when there is none.
+  PoolLease* FindOut(const uint8_t* base) const;
   void SetMaxIdleBytes(uint64_t bytes);
   // How long a peak of in-use bytes keeps idle blocks resident (one to two windows); 0: trim beyond
   // maxIdleBytes at once.
@@ -112,6 +119,7 @@ class Pool {
   std::map<size_t, std::vector<PoolBlock*>> idle_;  // by capacity; resident blocks at the back, MRU last
   std::list<PoolBlock*> lru_;  // resident idle blocks, least recently returned first
   std::unordered_set<PoolLease*> leases_;  // live leases (block not yet returned or lease not yet freed)
+  std::unordered_map<const uint8_t*, PoolLease*> out_;  // leases not yet returned, by block base
 };
 
 }  // namespace pxs

@@ -92,6 +92,39 @@ if (tcp) {
     return `view.length ${view.length} after release`;
   });
 
+  await test('releaseBuffer: gives the block back from its buffer or any view, once; other buffers are not ours', async () => {
+    const base = stats();
+    let r = ucx.acquire(2 << 20);
+    const view = new Uint8Array(r.buffer, 4096, 100);
+    const addr = r.address;
+    assert(ucx.releaseBuffer(view) === true, 'view not released');
+    assert(view.length === 0 && r.buffer.byteLength === 0, 'views survive releaseBuffer');
+    assert(stats().poolInUseBytes === base.poolInUseBytes, 'block not back');
+    assert(ucx.releaseBuffer(view) === false && ucx.releaseBuffer(r.buffer) === false, 'released twice');
+    r.release();  // the region's own release is a no-op now
+    // The region object gone (only the buffer kept, as a value read by a get is): still released.
+    let buffer = (() => ucx.acquire(2 << 20).buffer)();
+    await collect(() => false, 5);  // the region object may be collected meanwhile; the buffer is held
+    assert(new Uint8Array(buffer).length === 2 << 20, 'buffer lost');
+    assert(ucx.releaseBuffer(new DataView(buffer)) === true, 'buffer without its region not released');
+    assert(buffer.byteLength === 0, 'not detached');
+    // The block was handed out once at a time: the next acquire reuses it.
+    r = ucx.acquire(2 << 20);
+    assert(r.address === addr, 'block not reused');
+    r.release();
+    for (const other of [new ArrayBuffer(2 << 20), new Uint8Array(64), Buffer.alloc(10), new ArrayBuffer(0)]) {
+      assert(ucx.releaseBuffer(other) === false, 'a plain buffer was taken for a block');
+    }
+    const mapped = ucx.allocate(1 << 20);
+    assert(ucx.releaseBuffer(mapped.buffer) === false && mapped.buffer.byteLength === 1 << 20, 'allocate() memory released');
+    mapped.unmap();
+    let typeErr = false;
+    try { ucx.releaseBuffer({}); } catch (e) { typeErr = e instanceof TypeError; }
+    assert(typeErr, 'non-buffer accepted');
+    buffer = null;
+    return `in use ${stats().poolInUseBytes - base.poolInUseBytes} B after`;
+  });
+
   await test('pool: an unreleased region returns its block when its buffer is garbage-collected', async () => {
     const base = stats();
     (() => { new Uint8Array(ucx.acquire(3 << 20).buffer).fill(1); })();  // 3 MiB block, dropped
@@ -338,6 +371,7 @@ if (tcp) {
     const dst = ucx.acquire(16 << 20);
     const pending = ep.get(dst, 0, 16 << 20, src.address, rkey, { timeoutMs: 10000 });
     const err = expectCode(() => dst.release(), 'UCX_BUSY');
+    expectCode(() => ucx.releaseBuffer(dst.buffer), 'UCX_BUSY');
     await pending;
     dst.release();
     rkey.destroy();
