@@ -12,6 +12,7 @@ registerConnector(UcxConnector.kind, (options) => UcxConnector.fromConfig(option
 export { UcxConnector, ENV_DAEMON, ENV_TOKEN, ucxStats } from './connector.js';
 export type { UcxConnectorOptions, UcxMode } from './connector.js';
 export { UcxServer } from './server.js';
+export { releaseValue } from './regions.js';
 export type { UcxServerOptions } from './server.js';
 export { UcxError, UcxErrorCode, isUcxError } from './errors.js';
 export { DESCRIPTOR_IDENTIFIER, decodeRemoteObject, encodeRemoteObject } from './descriptor.js';

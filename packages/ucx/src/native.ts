@@ -220,6 +220,12 @@ export interface NativeAddon {
   /** A region of exactly `byteLength` bytes (0 allowed) from this thread's pool of registered blocks
    * (power-of-two capacities, page-aligned, not zeroed): no `ucp_mem_map` when an idle block fits. */
   acquire(byteLength: number, options?: MemoryOptions): MemoryRegion;
+  /**
+   * Gives back the pool block under `buffer` (the external buffer of an `acquire()`, or a view of it) as
+   * its region's `release()` would: the buffer is detached, every view of it becomes empty. False for any
+   * other buffer (not a pool block's, already released, or a copy). Throws UCX_BUSY while an RMA targets it.
+   */
+  releaseBuffer(buffer: ArrayBuffer | ArrayBufferView): boolean;
   configurePool(options: PoolOptions): void;
   /** One progress cycle from JS; returns the number of UCX events it handled. */
   progress(): number;

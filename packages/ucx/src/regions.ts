@@ -2,7 +2,7 @@
 // Every failure is a UcxError; a release that UCX refuses because an operation still uses the block (a
 // timed-out get in errorMode 'none') leaves the block to the garbage collector, which returns it.
 import { toUcxError } from './errors.js';
-import type { MemoryRegion, MemoryOptions, NativeAddon } from './native.js';
+import { loadNative, type MemoryRegion, type MemoryOptions, type NativeAddon } from './native.js';
 
 /** A pooled region of exactly `length` bytes. */
 export function acquireRegion(native: NativeAddon, length: number, what: string, options?: MemoryOptions): MemoryRegion {
@@ -25,4 +25,39 @@ export function releaseRegion(region: MemoryRegion): void {
   } catch {
     // UCX_BUSY: an operation UCX has not returned still targets it.
   }
+}
+
+/**
+ * Gives the registered block under a value that a UcxConnector read back to this thread's pool now,
+ * instead of when the garbage collector finds the value unreachable: the next get of a like size lands in
+ * memory that is already resident, and V8 need not collect to find it. Every view of that memory becomes
+ * empty (its ArrayBuffer is detached), so call it only for a value you are done with.
+ *
+ * Takes the value a get returned when it is bytes (a Uint8Array or other view, or an ArrayBuffer), its
+ * buffer, or the frames of `UcxConnector.get`; an array gives back the block of each element. Returns
+ * whether a block went back: false for anything not read into a pool block of this thread (a copy served
+ * by this thread's own server, a value already released, a value of another connector). Throws a
+ * UcxError UCX_BUSY while an RMA still targets the block.
+ */
+export function releaseValue(value: unknown): boolean {
+  let native: NativeAddon;
+  try {
+    native = loadNative();
+  } catch {
+    return false;  // without the addon no value came from a pool block
+  }
+  const one = (v: unknown): boolean => {
+    if (!(v instanceof ArrayBuffer) && !ArrayBuffer.isView(v)) return false;
+    try {
+      return native.releaseBuffer(v);
+    } catch (err) {
+      throw toUcxError('releaseValue', err);
+    }
+  };
+  if (Array.isArray(value)) {
+    let any = false;
+    for (const v of value) any = one(v) || any;
+    return any;
+  }
+  return one(value);
 }

@@ -9,6 +9,7 @@ import {
   UcxError,
   encodeRemoteObject,
   decodeRemoteObject,
+  releaseValue,
   ucxStats,
   type UcxKey,
 } from '@proxystore/ucx';
@@ -260,6 +261,55 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
             `owner memMaps +${theirs2.memMaps! - theirs.memMaps!}, poolHits +${theirs2.poolHits! - theirs.poolHits!}`,
         );
       }, 120_000);
+
+      // releaseValue: a consumer done with a value gives its block back at once, no collection needed.
+      it('releaseValue gives a value\'s block back at once: views empty, the next get a pool hit', async () => {
+        const { key: rawKey } = await owner.put([[4 * MiB, 9]]);
+        const reference = await owner.proxy({ kind: 'bytes', size: 4 * MiB, seed: 9 });
+        const key = reference.key as UcxKey;
+        const digest = sha256([patternBytes(4 * MiB, 9)]);
+        const store = new Store(`release-${tls}`, new UcxConnector({ timeoutMs }), { cacheSize: 0 });
+        try {
+          const first = await store.get<Uint8Array>(key);
+          expect(sha256([first as Uint8Array])).toBe(digest);
+          const other = new Uint8Array((first as Uint8Array).buffer);  // any view of the same memory
+          const before = ucxStats();
+          expect(releaseValue(first)).toBe(true);
+          expect(first?.byteLength).toBe(0);
+          expect(other.byteLength).toBe(0);
+          expect(ucxStats().poolInUseBytes).toBeLessThan(before.poolInUseBytes);
+          expect(releaseValue(first)).toBe(false);  // once only
+          // 20 more gets, each released: one block serves them all, no registration.
+          for (let i = 0; i < 20; i++) {
+            const v = await store.get<Uint8Array>(key);
+            expect(v?.byteLength).toBe(4 * MiB);
+            expect(releaseValue(v)).toBe(true);
+          }
+          const after = ucxStats();
+          expect(after.memMaps - before.memMaps).toBe(0);
+          expect(after.poolHits - before.poolHits).toBe(20);
+          // The frames of a connector get, and getSync's, release as an array.
+          const frames = await c.get(rawKey);
+          expect(releaseValue(frames)).toBe(true);
+          expect(frames?.[0]?.byteLength).toBe(0);
+          const sync = c.getSync(rawKey);
+          expect(releaseValue(sync)).toBe(true);
+          // Nothing else is ours: plain bytes, a released buffer, non-views.
+          expect(releaseValue(new Uint8Array(4 * MiB))).toBe(false);
+          expect(releaseValue(frames?.[0]?.buffer)).toBe(false);
+          expect(releaseValue({ bytes: 1 })).toBe(false);
+          expect(releaseValue(null)).toBe(false);
+          // A key this thread serves reads as a copy, which is not a pool block of the read.
+          const localKey = await c.put([new Uint8Array(1000).fill(1)]);
+          expect(releaseValue(await c.get(localKey))).toBe(false);
+          await c.evict(localKey);
+          // The object itself is untouched: a new get reads it whole.
+          expect(sha256([(await store.get<Uint8Array>(key)) as Uint8Array])).toBe(digest);
+        } finally {
+          await store.close();
+          await owner.evict(rawKey);
+        }
+      });
 
       // (d) the owner dies mid-get: a typed error within a bounded time, never a hang.
       it(`the owner SIGKILLed mid-get of a large object: ${sharedMemory ? 'UCX_TIMEOUT' : 'UCX_PEER_GONE'}, get and getSync`, async () => {
