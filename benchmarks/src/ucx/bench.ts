@@ -10,12 +10,16 @@ import type { UcxImpl } from './protocol.js';
 import { UcxRawSession, type UcxTransport } from './session.js';
 
 /**
- * The subject of each op. A get takes a pool block that returns when its value's buffer is collected, so
- * back-to-back gets may find no idle block and register a fresh one: the rows' memMapsPerCall and
- * poolMissesPerCall say how often.
+ * The subjects of each op. A get takes a pool block that returns when its value's buffer is collected
+ * (case 'get'), so back-to-back gets may find no idle block and register a fresh one: the rows'
+ * memMapsPerCall and poolMissesPerCall say how often. Case 'get+release' gives each value's block back
+ * with releaseValue, on the clock, as a consumer done with its value does.
  */
 const SUBJECTS: Record<UcxOp, { case: string; impl: UcxImpl; name: string }[]> = {
-  get: [{ case: 'get', impl: 'connector-get', name: 'store.get(key) (UcxConnector, daemon mode)' }],
+  get: [
+    { case: 'get', impl: 'connector-get', name: 'store.get(key) (UcxConnector, daemon mode)' },
+    { case: 'get+release', impl: 'connector-get-release', name: 'store.get(key), then releaseValue(value) (UcxConnector, daemon mode)' },
+  ],
   put: [{ case: 'put', impl: 'connector-put', name: 'store.put(bytes) (UcxConnector, daemon mode)' }],
 };
 

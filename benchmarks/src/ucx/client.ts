@@ -75,6 +75,7 @@ await serveRequests(async () => {
   // The store over UcxConnector (daemon mode, to the owner's UcxServer), once `connectorSetup` made it;
   // the object each get reads and the payload each put writes, per size (`connectorPrepare`).
   let store: Store | undefined;
+  let releaseValue: ((value: unknown) => boolean) | undefined;
   let getKey: Key | undefined;
   let payload: Uint8Array | undefined;
   let putKey: Key | undefined;
@@ -103,6 +104,13 @@ await serveRequests(async () => {
       async call(bytes) {
         const value = await needStore().get<Uint8Array>(getKey as Key);
         if (value?.byteLength !== bytes) throw new Error(`store.get returned ${value?.byteLength ?? 'nothing'}, not ${bytes} B`);
+      },
+    },
+    'connector-get-release': {
+      async call(bytes) {
+        const value = await needStore().get<Uint8Array>(getKey as Key);
+        if (value?.byteLength !== bytes) throw new Error(`store.get returned ${value?.byteLength ?? 'nothing'}, not ${bytes} B`);
+        if (bytes > 0 && releaseValue?.(value) !== true) throw new Error('releaseValue did not take the value\'s block');
       },
     },
     'connector-put': {
@@ -143,7 +151,8 @@ await serveRequests(async () => {
     /** A store over a daemon-mode UcxConnector to the owner's UcxServer at `daemon`. */
     async connectorSetup(req) {
       const { daemon, token, errorMode } = req as unknown as { daemon: string; token: string; errorMode: SetupOptions['errorMode'] };
-      const { UcxConnector } = await import('@proxystore/ucx');
+      const { UcxConnector, releaseValue: release } = await import('@proxystore/ucx');
+      releaseValue = release;
       store = new Store('bench-ucx', new UcxConnector({ mode: 'daemon', daemon, token, errorMode }), { cacheSize: 0 });
       return null;
     },

@@ -29,6 +29,8 @@ export type UcxImpl =
   | 'pull-put'
   /** The store over UcxConnector: `store.get(key)` of an object the owner holds. */
   | 'connector-get'
+  /** The same, then `releaseValue(value)`: the block goes back at once (both on the clock). */
+  | 'connector-get-release'
   /** The store over UcxConnector: `store.put(bytes)`, the object evicted off the clock. */
   | 'connector-put';
 
