@@ -19,6 +19,16 @@
 namespace pxs {
 
 namespace {
+
+double NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// How long one progress cycle from libuv may run before it yields to the loop.
+constexpr double kCycleBudgetMs = 5.0;
+
 template <typename Handle>
 void CloseHandle(Handle* h) {
   uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<Handle*>(x); });
@@ -143,17 +153,33 @@ void Worker::Cycle(bool from_js) {
   // From libuv, JS must run inside a callback scope so that promise reactions run when we return.
   std::optional<Napi::CallbackScope> callback_scope;
   if (!from_js) callback_scope.emplace(env_, *async_);
+  // Bounded: a transport that reports progress on every call (or a worker that never arms) must not
+  // hold the event loop, or no timer (the operations' timeouts included) would ever fire. Past the
+  // budget the idle handle stays on and the next loop iteration, after timers and I/O, goes on.
+  const double until = NowMs() + kCycleBudgetMs;
+  bool armed = false;
   for (;;) {
-    while (ucp_worker_progress(handle_) != 0) ++stats_.progress_calls;
+    while (ucp_worker_progress(handle_) != 0) {
+      ++stats_.progress_calls;
+      if (NowMs() > until) break;
+    }
     StartRndvRecvs();
     if (!events_.empty()) {
       Dispatch();
+      if (NowMs() > until) break;
       continue;  // JS may have posted work: progress it before arming
     }
+    if (NowMs() > until) break;
     if (ucp_worker_arm(handle_) == UCS_ERR_BUSY) continue;
+    armed = true;
     break;  // armed: the event fd wakes us for anything new
   }
-  uv_idle_stop(idle_);
+  if (armed) {
+    uv_idle_stop(idle_);
+  } else {
+    ++stats_.yields;
+    Kick();  // from the event fd the idle handle may be off: the next iteration goes on
+  }
   graveyard_.clear();
   in_cycle_ = false;
 }
@@ -324,18 +350,15 @@ void Worker::MaybeDelete(Op* op) {
 
 // ---- blocking mode ----
 
-namespace {
-double NowMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-}  // namespace
-
 ucs_status_t Worker::WaitSync(Op* op, double timeout_ms) {
   double deadline = timeout_ms > 0 ? NowMs() + timeout_ms : 0;
   bool timed_out = false;
   while (!op->sync_done) {
+    // Checked on every turn: a transport that reports progress on every call must not outlast it.
+    if (deadline > 0 && NowMs() >= deadline) {
+      timed_out = true;
+      break;
+    }
     if (ucp_worker_progress(handle_) != 0) {
       ++stats_.progress_calls;
       continue;
@@ -575,6 +598,7 @@ Napi::Value Worker::Stats(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("wakeups", Napi::Number::New(env, static_cast<double>(stats_.wakeups)));
   o.Set("progressCalls", Napi::Number::New(env, static_cast<double>(stats_.progress_calls)));
+  o.Set("yields", Napi::Number::New(env, static_cast<double>(stats_.yields)));
   o.Set("amReceived", Napi::Number::New(env, static_cast<double>(stats_.am_received)));
   o.Set("amRndvReceived", Napi::Number::New(env, static_cast<double>(stats_.am_rndv_received)));
   o.Set("endpoints", Napi::Number::New(env, static_cast<double>(endpoints_.size())));

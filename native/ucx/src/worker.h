@@ -52,6 +52,7 @@ struct Op {
 struct WorkerStats {
   uint64_t wakeups = 0;  // progress cycles run from libuv (poll or idle callbacks)
   uint64_t progress_calls = 0;
+  uint64_t yields = 0;  // progress cycles cut short by their time budget (the loop went on first)
   uint64_t am_received = 0;
   uint64_t am_rndv_received = 0;
   uint64_t mem_maps = 0;  // ucp_mem_map calls

@@ -166,6 +166,9 @@ export interface NativeStats {
   /** Event-fd wakeups of the progress engine. */
   wakeups: number;
   progressCalls: number;
+  /** Progress cycles from the event loop that ran past their 5 ms budget and let the loop go on (timers,
+   * I/O) before progressing again: a worker never holds the loop for long. */
+  yields: number;
   amReceived: number;
   amRndvReceived: number;
   endpoints: number;
