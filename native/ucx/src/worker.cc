@@ -23,7 +23,6 @@ template <typename Handle>
 void CloseHandle(Handle* h) {
   uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<Handle*>(x); });
 }
-
 }  // namespace
 
 Worker* Worker::Get(Napi::Env env) {
