@@ -33,11 +33,21 @@ Napi::Value WorkerAddress(const Napi::CallbackInfo& info) { return Worker::Get(i
 
 Napi::Value SetAmHandler(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "setAmHandler(id, handler | null)");
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "setAmHandler(id, handler | null, { receive? })");
   if (!info[1].IsFunction() && !info[1].IsNull() && !info[1].IsUndefined()) {
     throw Napi::TypeError::New(env, "setAmHandler: handler must be a function or null");
   }
-  Worker::Get(env)->SetAmHandler(info[0].As<Napi::Number>().Uint32Value(), info[1]);
+  // options.receive: 'copy' (default: data in memory of the addon's own) or 'pool' (data in a block of
+  // this thread's registration pool, handed over as info.region).
+  bool pooled = false;
+  if (!info[2].IsUndefined() && !info[2].IsNull()) {
+    if (!info[2].IsObject()) throw Napi::TypeError::New(env, "setAmHandler: options must be an object");
+    Napi::Value receive = info[2].As<Napi::Object>().Get("receive");
+    std::string mode = receive.IsString() ? receive.As<Napi::String>().Utf8Value() : receive.IsUndefined() ? "copy" : "";
+    if (mode != "copy" && mode != "pool") throw Napi::TypeError::New(env, "setAmHandler: receive must be 'copy' or 'pool'");
+    pooled = mode == "pool";
+  }
+  Worker::Get(env)->SetAmHandler(info[0].As<Napi::Number>().Uint32Value(), info[1], pooled);
   return env.Undefined();
 }
 

@@ -179,13 +179,24 @@ Napi::Value Endpoint::RejectIfUnusable(Napi::Env env, const char* what) {
   return deferred.Promise();
 }
 
-// amSend(id, header, data, { protocol?: 'eager' | 'rndv', timeoutMs? }) -> Promise<void>
+// amSend(id, header, data: bytes | MemoryRegion, { protocol?: 'eager' | 'rndv', timeoutMs? }) -> Promise<void>
 Napi::Value Endpoint::AmSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "amSend: id must be a number");
   unsigned id = info[0].As<Napi::Number>().Uint32Value();
   Bytes header = GetBytes(info[1], "amSend header", true);
-  Bytes data = GetBytes(info[2], "amSend data", true);
+  // A registered region as data: UCX sends from it with its memory handle (no registration lookup).
+  MemoryRegion* region = nullptr;
+  Bytes data;
+  if (info[2].IsObject() && info[2].As<Napi::Object>().InstanceOf(Data(env)->region_ctor.Value())) {
+    region = MemoryRegion::Unwrap(info[2].As<Napi::Object>());
+    if (!region->mapped()) throw Napi::Error::New(env, "amSend: region is unmapped or released");
+    data.data = region->data();
+    data.length = region->length();
+    data.holder = info[2].As<Napi::Object>();
+  } else {
+    data = GetBytes(info[2], "amSend data", true);
+  }
   uint32_t flags = UCP_AM_SEND_FLAG_REPLY;
   if (info[3].IsObject()) {
     Napi::Value proto = info[3].As<Napi::Object>().Get("protocol");
@@ -209,6 +220,13 @@ Napi::Value Endpoint::AmSend(const Napi::CallbackInfo& info) {
   ucp_request_param_t p{};
   p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_FLAGS |
                    UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+  if (region != nullptr) {
+    // Pinned while UCX reads it: release()/unmap() are refused (UCX_BUSY) until the send completes.
+    region->Pin();
+    op->region = region;
+    p.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
+    p.memh = region->memh();
+  }
   p.cb.send = Worker::OnSendComplete;
   p.user_data = op;
   p.flags = flags;

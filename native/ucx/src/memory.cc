@@ -135,11 +135,14 @@ Napi::Value MemoryRegion::Acquire(const Napi::CallbackInfo& info) {
   Worker* worker = Worker::Get(env);
   CheckMemoryType(env, info[1], worker, "acquire");
   PoolLease* lease = worker->pool().Acquire(env, static_cast<size_t>(length));
+  return FromLease(env, worker, lease, static_cast<size_t>(length));
+}
+
+Napi::Object MemoryRegion::FromLease(Napi::Env env, Worker* worker, PoolLease* lease, size_t length) {
   PoolBlock* block = lease->block;
   napi_value ab = nullptr;
   bool copied = false;
-  if (napi_create_external_arraybuffer(env, block->base, static_cast<size_t>(length), FinalizePooledBuffer, lease,
-                                       &ab) != napi_ok) {
+  if (napi_create_external_arraybuffer(env, block->base, length, FinalizePooledBuffer, lease, &ab) != napi_ok) {
     // Runtimes with the V8 sandbox refuse external buffers: the block then lives as long as the region
     // object, and `buffer` reads are copies (RMA still lands in the block).
     bool pending = false;
@@ -155,7 +158,7 @@ Napi::Value MemoryRegion::Acquire(const Napi::CallbackInfo& info) {
   MemoryRegion* self = Unwrap(obj);
   self->memh_ = block->memh;
   self->data_ = block->base;
-  self->length_ = static_cast<size_t>(length);
+  self->length_ = length;
   self->buffer_ = Napi::Persistent(Napi::ArrayBuffer(env, ab));
   self->lease_ = lease;
   lease->region = self;

@@ -22,11 +22,15 @@ class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
   // releaseBuffer(ArrayBuffer | ArrayBufferView) -> boolean: gives back the pool block under that buffer
   // (the external buffer of an acquire()), as its region's release() would; false for any other buffer.
   static Napi::Value ReleaseBuffer(const Napi::CallbackInfo& info);
+  // A pooled region over the first `length` bytes of a block the worker acquired (a pooled AM receive):
+  // from here on the region (its buffer) owns the lease, exactly as for acquire().
+  static Napi::Object FromLease(Napi::Env env, Worker* worker, PoolLease* lease, size_t length);
 
   explicit MemoryRegion(const Napi::CallbackInfo& info);
   ~MemoryRegion() override;
 
   ucp_mem_h memh() const { return memh_; }
+  bool pooled() const { return kind_ == kPooled; }
   uint8_t* data() const { return data_; }
   size_t length() const { return length_; }
   bool mapped() const { return memh_ != nullptr; }

@@ -106,11 +106,19 @@ void Worker::Teardown() {
   ucp_worker_destroy(handle_);
   handle_ = nullptr;
 
-  for (Event& ev : events_) std::free(ev.data);
+  // The pool is gone: leases still held here only need deleting.
+  for (Event& ev : events_) {
+    std::free(ev.data);
+    if (ev.lease != nullptr) Pool::End(ev.lease);
+  }
   events_.clear();
-  for (RndvRecv* r : rndv_to_start_) delete r;
+  for (RndvRecv* r : rndv_to_start_) {
+    std::free(r->data);
+    delete r;
+  }
   for (RndvRecv* r : rndv_pending_) {
     std::free(r->data);
+    if (r->lease != nullptr) Pool::End(r->lease);
     delete r;
   }
   rndv_to_start_.clear();
@@ -217,13 +225,23 @@ void Worker::DispatchOne(Event& ev) {
       auto it = am_slots_.find(ev.id);
       if (it == am_slots_.end() || it->second->fn.IsEmpty()) {
         std::free(ev.data);
+        if (ev.lease != nullptr) DropLease(ev.lease);
         break;
       }
       Napi::ArrayBuffer header = Napi::ArrayBuffer::New(env_, ev.header.size());
       if (!ev.header.empty()) std::memcpy(header.Data(), ev.header.data(), ev.header.size());
-      Napi::ArrayBuffer data = AdoptBuffer(env_, ev.data, ev.length);
-      ev.data = nullptr;
       Napi::Object info = Napi::Object::New(env_);
+      Napi::Value data;
+      if (ev.lease != nullptr) {
+        // The block becomes a pooled region JS owns (release() or its buffer's collection returns it).
+        Napi::Object region = MemoryRegion::FromLease(env_, this, ev.lease, ev.length);
+        ev.lease = nullptr;
+        info.Set("region", region);
+        data = region.Get("buffer");
+      } else {
+        data = AdoptBuffer(env_, ev.data, ev.length);
+        ev.data = nullptr;
+      }
       info.Set("rndv", Napi::Boolean::New(env_, ev.rndv));
       Napi::Value reply = env_.Undefined();
       if (ev.reply_ep != nullptr) {
@@ -452,7 +470,30 @@ ucs_status_t Worker::OnAm(void* arg, const void* header, size_t header_length, v
   Worker* self = slot->worker;
   ucp_ep_h reply = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ? param->reply_ep : nullptr;
   const auto* h = static_cast<const uint8_t*>(header);
-  if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
+  bool rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
+  if (slot->pooled) {
+    // The block is acquired after progress returns (StartRndvRecvs): the pool may map memory and report
+    // errors as JS exceptions, neither of which belongs inside a UCX callback. Eager data stays in UCX's
+    // buffer until then (the handler is registered with UCP_AM_FLAG_PERSISTENT_DATA).
+    auto* r = new RndvRecv{self, slot->id, std::vector<uint8_t>(h, h + header_length), nullptr, nullptr, length, reply};
+    r->pooled = true;
+    r->rndv = rndv;
+    if (rndv || ((param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) && data != nullptr)) {
+      r->desc = data;
+    } else if (length > 0) {
+      // UCX did not let us keep its buffer: one extra copy of a small message.
+      r->data = static_cast<uint8_t*>(AlignedAlloc(length));
+      if (r->data == nullptr) {
+        ++self->stats_.am_dropped;
+        delete r;
+        return UCS_OK;
+      }
+      std::memcpy(r->data, data, length);
+    }
+    self->rndv_to_start_.push_back(r);
+    return r->desc != nullptr ? UCS_INPROGRESS : UCS_OK;
+  }
+  if (rndv) {
     // The receive is started after progress returns (StartRndvRecvs), into memory we allocate.
     auto* r = new RndvRecv{self, slot->id, std::vector<uint8_t>(h, h + header_length), data, nullptr, length, reply};
     self->rndv_to_start_.push_back(r);
@@ -478,6 +519,10 @@ void Worker::StartRndvRecvs() {
   std::vector<RndvRecv*> batch;
   batch.swap(rndv_to_start_);
   for (RndvRecv* r : batch) {
+    if (r->pooled) {
+      StartPooledRecv(r);
+      continue;
+    }
     r->data = static_cast<uint8_t*>(AlignedAlloc(r->length));
     if (r->data == nullptr) {
       ucp_am_data_release(handle_, r->desc);
@@ -501,6 +546,70 @@ void Worker::StartRndvRecvs() {
   }
 }
 
+void Worker::DropLease(PoolLease* lease) {
+  // Never handed to JS (no buffer was made over it): straight back to the pool.
+  if (lease->pool != nullptr) lease->pool->Return(lease);
+  Pool::End(lease);
+}
+
+void Worker::StartPooledRecv(RndvRecv* r) {
+  auto it = am_slots_.find(r->id);
+  PoolLease* lease = nullptr;
+  if (it != am_slots_.end() && !it->second->fn.IsEmpty() && !tearing_down_) {
+    try {
+      lease = pool_->Acquire(env_, r->length);
+    } catch (...) {
+      lease = nullptr;  // out of memory or ucp_mem_map failed: drop the message, below
+    }
+  }
+  if (lease == nullptr) {
+    // Nobody takes it, or no block: drop it. Releasing a rendezvous descriptor lets the sender complete.
+    if (r->desc != nullptr) ucp_am_data_release(handle_, r->desc);
+    std::free(r->data);
+    ++stats_.am_dropped;
+    delete r;
+    return;
+  }
+  uint8_t* block = lease->block->base;
+  if (!r->rndv) {
+    if (r->length > 0) std::memcpy(block, r->desc != nullptr ? r->desc : r->data, r->length);
+    if (r->desc != nullptr) ucp_am_data_release(handle_, r->desc);
+    std::free(r->data);
+    Event ev{};
+    ev.kind = Event::kAm;
+    ev.id = r->id;
+    ev.header = std::move(r->header);
+    ev.length = r->length;
+    ev.reply_ep = r->reply_ep;
+    ev.lease = lease;
+    Post(std::move(ev));
+    delete r;
+    return;
+  }
+  r->lease = lease;
+  ucp_request_param_t p{};
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+  p.cb.recv_am = OnRndvComplete;
+  p.user_data = r;
+  p.memory_type = UCS_MEMORY_TYPE_HOST;
+  if (lease->block->memh != nullptr) {
+    // The block is registered already: UCX need not register (or look up) the receive buffer.
+    p.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
+    p.memh = lease->block->memh;
+  }
+  // UCX owns the descriptor from here on, whether the receive starts or not.
+  ucs_status_ptr_t ptr = ucp_am_recv_data_nbx(handle_, r->desc, block, r->length, &p);
+  if (ptr == nullptr) {
+    OnRndvComplete(nullptr, UCS_OK, r->length, r);
+  } else if (UCS_PTR_IS_ERR(ptr)) {
+    DropLease(lease);
+    ++stats_.am_dropped;
+    delete r;
+  } else {
+    rndv_pending_.insert(r);
+  }
+}
+
 void Worker::OnRndvComplete(void* request, ucs_status_t status, size_t length, void* user_data) {
   auto* r = static_cast<RndvRecv*>(user_data);
   Worker* self = r->worker;
@@ -515,28 +624,38 @@ void Worker::OnRndvComplete(void* request, ucs_status_t status, size_t length, v
     ev.length = length;
     ev.reply_ep = r->reply_ep;
     ev.rndv = true;
+    ev.lease = r->lease;
     self->Post(std::move(ev));
   } else {
     std::free(r->data);
+    if (r->lease != nullptr) self->DropLease(r->lease);
+    ++self->stats_.am_dropped;
   }
   delete r;
 }
 
-void Worker::SetAmHandler(unsigned id, Napi::Value fn) {
+void Worker::SetAmHandler(unsigned id, Napi::Value fn, bool pooled) {
   auto it = am_slots_.find(id);
-  if (it == am_slots_.end()) {
-    auto slot = std::make_unique<AmSlot>();
-    slot->worker = this;
-    slot->id = id;
+  if (it == am_slots_.end() || it->second->pooled != pooled) {
+    std::unique_ptr<AmSlot> slot;
+    if (it == am_slots_.end()) {
+      slot = std::make_unique<AmSlot>();
+      slot->worker = this;
+      slot->id = id;
+    }
+    AmSlot* s = it == am_slots_.end() ? slot.get() : it->second.get();
     ucp_am_handler_param_t p{};
     p.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG |
                    UCP_AM_HANDLER_PARAM_FIELD_FLAGS;
     p.id = id;
-    p.flags = UCP_AM_FLAG_WHOLE_MSG;
+    // Pooled slots keep eager data in UCX's buffer until the block is acquired (StartPooledRecv).
+    p.flags = UCP_AM_FLAG_WHOLE_MSG | (pooled ? UCP_AM_FLAG_PERSISTENT_DATA : 0);
     p.cb = OnAm;
-    p.arg = slot.get();
+    p.arg = s;
     Check(env_, ucp_worker_set_am_recv_handler(handle_, &p), "ucp_worker_set_am_recv_handler");
-    it = am_slots_.emplace(id, std::move(slot)).first;
+    // Messages already queued keep the mode they arrived under (RndvRecv::pooled).
+    s->pooled = pooled;
+    if (slot) it = am_slots_.emplace(id, std::move(slot)).first;
   }
   // The UCX handler stays registered (UCX keeps `arg`); without a JS function messages are dropped.
   if (fn.IsFunction()) {
@@ -601,6 +720,7 @@ Napi::Value Worker::Stats(Napi::Env env) {
   o.Set("yields", Napi::Number::New(env, static_cast<double>(stats_.yields)));
   o.Set("amReceived", Napi::Number::New(env, static_cast<double>(stats_.am_received)));
   o.Set("amRndvReceived", Napi::Number::New(env, static_cast<double>(stats_.am_rndv_received)));
+  o.Set("amDropped", Napi::Number::New(env, static_cast<double>(stats_.am_dropped)));
   o.Set("endpoints", Napi::Number::New(env, static_cast<double>(endpoints_.size())));
   o.Set("listeners", Napi::Number::New(env, static_cast<double>(listeners_.size())));
   o.Set("regions", Napi::Number::New(env, static_cast<double>(regions_.size())));

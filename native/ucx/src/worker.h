@@ -55,6 +55,7 @@ struct WorkerStats {
   uint64_t yields = 0;  // progress cycles cut short by their time budget (the loop went on first)
   uint64_t am_received = 0;
   uint64_t am_rndv_received = 0;
+  uint64_t am_dropped = 0;  // messages dropped on receipt (no memory, no handler any more, receive failed)
   uint64_t mem_maps = 0;  // ucp_mem_map calls
   uint64_t reg_cache_hits = 0;
 };
@@ -88,7 +89,9 @@ class Worker {
   // Runs one progress cycle now from JS; returns the number of UCX progress events.
   unsigned ProgressFromJs();
 
-  void SetAmHandler(unsigned id, Napi::Value fn);
+  // `pooled`: the slot's messages land in a block of this thread's pool, handed to JS as a MemoryRegion
+  // (eager data copied out of UCX's buffer once, rendezvous data received straight into the block).
+  void SetAmHandler(unsigned id, Napi::Value fn, bool pooled);
   Napi::Value Address(Napi::Env env);
 
   // Registries, for reply-endpoint lookup and teardown.
@@ -127,15 +130,21 @@ class Worker {
     Worker* worker;
     unsigned id;
     Napi::FunctionReference fn;
+    bool pooled = false;  // what the UCX handler was registered for (UCP_AM_FLAG_PERSISTENT_DATA)
   };
+  // A message whose data is received after progress returns (StartRndvRecvs): rendezvous messages, and
+  // every message of a pooled slot (the pool can only be used where an env is, not inside a callback).
   struct RndvRecv {
     Worker* worker;
     unsigned id;
     std::vector<uint8_t> header;
-    void* desc;
-    uint8_t* data;
+    void* desc;  // UCX's descriptor (rendezvous, or eager data kept with PERSISTENT_DATA); may be null
+    uint8_t* data;  // receive memory (AlignedAlloc) or, pooled eager without `desc`, our copy of the data
     size_t length;
     ucp_ep_h reply_ep;
+    bool rndv = true;
+    PoolLease* lease = nullptr;  // pooled: the block the data lands in
+    bool pooled = false;
   };
   struct Event {
     enum Kind { kOpDone, kAm, kEpError, kConnRequest } kind;
@@ -147,6 +156,7 @@ class Worker {
     size_t length = 0;
     ucp_ep_h reply_ep = nullptr;
     bool rndv = false;
+    PoolLease* lease = nullptr;  // pooled slot: the data is this block's first `length` bytes
     Endpoint* endpoint = nullptr;
     Listener* listener = nullptr;
     ucp_conn_request_h conn_request = nullptr;
@@ -164,6 +174,8 @@ class Worker {
 
   void Cycle(bool from_js);
   void StartRndvRecvs();
+  void StartPooledRecv(RndvRecv* r);
+  void DropLease(PoolLease* lease);
   void Dispatch();
   void DispatchOne(Event& ev);
   void Settle(Op* op, ucs_status_t status);

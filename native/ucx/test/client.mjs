@@ -17,7 +17,7 @@ function nextAm(id) {
     replies.get(id).push(resolve);
   });
 }
-for (const id of [AM.echo, AM.regionReply, AM.checkReply]) {
+for (const id of [AM.echo, AM.regionReply, AM.checkReply, AM.pooledReply, AM.statsReply]) {
   ucx.setAmHandler(id, (header, data, info) => replies.get(id)?.shift()?.({ header, data, info }));
 }
 
@@ -120,6 +120,70 @@ await test('RMA put 1 MiB from a pooled region, bytes checked on the peer', asyn
 });
 
 let served;  // the server's region (seed 21) and its rkey bytes, for the getSync cases
+// Pooled AM receives: the data lands in a block of the server's pool, which the server keeps as a
+// registered region and serves by RMA; sent from a plain buffer and from a pooled region (its memh).
+async function serverStats() {
+  const reply = nextAm(AM.statsReply);
+  await ep.amSend(AM.stats, null, null);
+  return parse((await withTimeout(reply, 20000, 'stats reply')).header);
+}
+let pooledSeq = 0;
+for (const [size, from] of [[0, 'bytes'], [1024, 'bytes'], [1024, 'region'], [16 << 20, 'bytes'], [16 << 20, 'region']]) {
+  await test(`pooled AM receive ${size} B from ${from === 'region' ? 'a pooled region' : 'plain bytes'}: kept, read back by RMA, released`, async () => {
+    const seq = ++pooledSeq;
+    const seed = 40 + seq;
+    const source = from === 'region' ? ucx.acquire(size) : null;
+    const bytes = source ? new Uint8Array(source.buffer) : new Uint8Array(size);
+    fillPattern(bytes.subarray(0, size & ~3), seed);
+    const reply = nextAm(AM.pooledReply);
+    const sent = ep.amSend(AM.pooled, json({ seq, seed }), source ?? bytes, { timeoutMs: 30000 });
+    if (source && size >= 16 << 20) {
+      // The region is pinned while UCX sends from it (a rendezvous send is still running here).
+      const busy = (() => { try { source.release(); return null; } catch (e) { return e; } })();
+      if (busy?.code !== 'UCX_BUSY') throw new Error(`release during the send: ${busy?.code ?? 'no error'}`);
+    }
+    await sent;
+    source?.release();
+    const { header, data: packed } = await withTimeout(reply, 20000, 'pooled reply');
+    const r = parse(header);
+    if (!r.pooled || !r.sameBuffer || r.length !== size || r.bad !== -1) throw new Error(JSON.stringify(r));
+    if (size === 16 << 20 && !r.rndv) throw new Error('16 MiB did not come by rendezvous');
+    if (size > 0) {
+      const rkey = ep.unpackRkey(packed);
+      const local = ucx.acquire(size);
+      await ep.get(local, 0, size, BigInt(r.address), rkey, { timeoutMs: 30000 });
+      const bad = checkPattern(new Uint8Array(local.buffer, 0, size & ~3), seed);
+      local.release();
+      rkey.destroy();
+      if (bad !== -1) throw new Error(`RMA read of the kept region: word ${bad} differs`);
+    }
+    const released = nextAm(AM.statsReply);
+    await ep.amSend(AM.pooledRelease, json({ seq }), null);
+    const { detached, returned } = parse((await withTimeout(released, 20000, 'release reply')).header);
+    if (!detached || !(returned > 0)) throw new Error(`release: detached ${detached}, returned ${returned} bytes`);
+    return `rndv ${r.rndv}`;
+  });
+}
+
+await test('pooled AM slot without a handler drops messages (the rendezvous sender still completes)', async () => {
+  const before = (await serverStats()).amDropped;
+  await ep.amSend(AM.pooledVoid, null, new Uint8Array(16 << 20), { timeoutMs: 30000 });
+  await ep.amSend(AM.pooledVoid, null, new Uint8Array(100), { timeoutMs: 30000 });
+  const after = await serverStats();
+  if (after.amDropped - before !== 2) throw new Error(`amDropped went from ${before} to ${after.amDropped}`);
+});
+
+await test('setAmHandler rejects an unknown receive mode; amSend a released region', async () => {
+  let err;
+  try { ucx.setAmHandler(99, () => {}, { receive: 'nowhere' }); } catch (e) { err = e; }
+  if (!(err instanceof TypeError)) throw new Error(`setAmHandler: ${err}`);
+  const region = ucx.acquire(10);
+  region.release();
+  err = undefined;
+  try { await ep.amSend(AM.echo, null, region); } catch (e) { err = e; }
+  if (!/released/.test(err?.message ?? '')) throw new Error(`amSend of a released region: ${err}`);
+});
+
 await test('getSync 64 MiB into acquire(), bytes checked', async () => {
   served = await requestRegion(ep, 21);
   const rkey = ep.unpackRkey(served.packed);

@@ -3,7 +3,12 @@ import { createRequire } from 'node:module';
 
 export const ucx = createRequire(import.meta.url)('../index.cjs');
 
-export const AM = { echo: 1, regionRequest: 2, regionReply: 3, stall: 4, check: 5, checkReply: 6 };
+export const AM = {
+  echo: 1, regionRequest: 2, regionReply: 3, stall: 4, check: 5, checkReply: 6,
+  // Pooled receives: data lands in a pool block the server keeps (and serves by RMA) until asked to
+  // release it; a pooled slot without a handler; the server's counters.
+  pooled: 7, pooledReply: 8, pooledRelease: 9, pooledVoid: 10, stats: 11, statsReply: 12,
+};
 
 /** Fills `bytes` (length a multiple of 4) with a pattern that depends on `seed` and the offset. */
 export function fillPattern(bytes, seed) {

@@ -26,6 +26,41 @@ ucx.setAmHandler(AM.check, (header, _data, info) => {
   info.endpoint.amSend(AM.checkReply, json({ bad }), null);
 });
 
+// Pooled receives: checks the data in place, keeps the region (registered storage a peer reads by RMA)
+// and answers with its address and rkey; AM.pooledRelease gives it back.
+const kept = new Map();
+ucx.setAmHandler(AM.pooled, (header, data, info) => {
+  const { seq, seed } = parse(header);
+  const region = info.region;
+  const reply = { seq, rndv: info.rndv, pooled: region?.pooled === true, length: data.byteLength };
+  if (region === undefined) {
+    info.endpoint.amSend(AM.pooledReply, json(reply), null);
+    return;
+  }
+  reply.sameBuffer = region.buffer === data && region.byteLength === data.byteLength;
+  reply.bad = checkPattern(new Uint8Array(data, 0, data.byteLength & ~3), seed);
+  reply.address = region.address.toString();
+  kept.set(seq, region);
+  info.endpoint.amSend(AM.pooledReply, json(reply), region.packRkey());
+}, { receive: 'pool' });
+
+ucx.setAmHandler(AM.pooledRelease, (header, _data, info) => {
+  const { seq } = parse(header);
+  const region = kept.get(seq);
+  kept.delete(seq);
+  const before = ucx.stats().poolInUseBytes;
+  region.release();
+  const after = ucx.stats().poolInUseBytes;
+  info.endpoint.amSend(AM.statsReply, json({ detached: region.buffer.byteLength === 0, returned: before - after }), null);
+});
+
+// A pooled slot nobody handles: its messages are dropped before a block is taken.
+ucx.setAmHandler(AM.pooledVoid, null, { receive: 'pool' });
+
+ucx.setAmHandler(AM.stats, (_header, _data, info) => {
+  info.endpoint.amSend(AM.statsReply, json(ucx.stats()), null);
+});
+
 ucx.setAmHandler(AM.stall, () => {
   process.send({ type: 'stalled' }, () => {
     // Sleep without progressing UCX until the driver kills us.

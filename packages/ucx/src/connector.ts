@@ -33,7 +33,7 @@ import { checkObject, clearNonce, frameViews, layoutOf, newNonce, writeObject } 
 import { defaultErrorMode, ucx } from './native-loader.js';
 import type { ErrorMode, MemoryRegion, NativeAddon } from './native.js';
 import { type Peer, peerFor, peerStats, releasePeers, retainPeers, withPeer, withPeerSync } from './peers.js';
-import { AM_PULL_REPLY, AM_PULL_REQUEST, PullKind, decodePull, encodePull, jsonBytes, parseJson } from './pull.js';
+import { AM_PULL_REPLY, AM_PULL_REQUEST, AM_PUSH_REQUEST, PullKind, decodePull, encodePull, jsonBytes, parseJson } from './pull.js';
 import { acquireRegion, regionBytes, releaseRegion } from './regions.js';
 import { UcxServer, localServer } from './server.js';
 
@@ -213,7 +213,14 @@ function attachServer(options: { host: string; port: number; token: string | und
   };
 }
 
-// ---- Daemon-mode puts: replies to this thread's pull requests ----------------------------------------
+// ---- Daemon-mode puts: replies to this thread's push (and pull) requests -----------------------------
+
+/**
+ * PROXYSTORE_UCX_PUT=pull makes daemon-mode puts stage the block and have the daemon pull it by RMA get
+ * (the put of earlier versions, which every daemon still answers): for comparing the two, and for a
+ * daemon that predates pushes. Read when a connector is built.
+ */
+export const ENV_PUT = 'PROXYSTORE_UCX_PUT';
 
 interface PendingPull {
   resolve(reply: { kind: PullKind; a: Uint8Array; b: Uint8Array }): void;
@@ -225,7 +232,7 @@ let replyHandlerSet = false;
 
 function onPullReply(header: ArrayBuffer): void {
   const msg = decodePull(header);
-  if (msg === null || msg.kind === PullKind.REQUEST) return;
+  if (msg === null || (msg.kind !== PullKind.OK && msg.kind !== PullKind.ERROR)) return;
   const pending = pendingPulls.get(msg.seq);
   if (pending === undefined) return; // timed out already
   pendingPulls.delete(msg.seq);
@@ -253,6 +260,7 @@ export class UcxConnector implements Connector<UcxKey> {
   readonly #clients = new Map<string, ControlClient>();
   #local: { server: Promise<UcxServer>; detach: () => Promise<void> } | null = null;
   #daemon: Promise<DaemonInfo> | null = null;
+  readonly #pull: boolean;
   #closed = false;
 
   constructor(options: UcxConnectorOptions = {}) {
@@ -261,6 +269,7 @@ export class UcxConnector implements Connector<UcxKey> {
     this.errorMode = this.#options.errorMode ?? defaultErrorMode();
     this.timeoutMs = this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#token = readToken(this.#options);
+    this.#pull = process.env[ENV_PUT] === 'pull';
     retainPeers();
   }
 
@@ -401,6 +410,13 @@ export class UcxConnector implements Connector<UcxKey> {
     return info;
   }
 
+  /**
+   * A daemon-mode put: one copy of the frames into a pooled registered block (the object's layout, as the
+   * daemon will keep it), then one active message to the daemon with that block as its data (rendezvous:
+   * the daemon receives it straight into a block of its pool and keeps that block). The daemon answers
+   * with its descriptor or a typed error. With PROXYSTORE_UCX_PUT=pull the message carries the block's
+   * descriptor instead and the daemon reads the block by RMA get.
+   */
   async #putDaemon(frames: Frames, options?: IoOptions): Promise<UcxKey> {
     const daemon = await this.#daemonInfo(options);
     this.#open(options);
@@ -415,20 +431,9 @@ export class UcxConnector implements Connector<UcxKey> {
     const block = regionBytes(region);
     const nonce = newNonce();
     writeObject(block, layout, frames, nonce);
-    const staged: RemoteObjectInfo = {
-      id,
-      server: STAGING_ID,
-      control: this.#options.daemon as string,
-      workerAddress: new Uint8Array(native.workerAddress()),
-      remoteAddress: region.address,
-      rkey: new Uint8Array(region.packRkey()),
-      length: layout.length,
-      frameLengths: layout.frameLengths.slice(),
-      memoryType: 'host',
-      nonce,
-    };
     const seq = nextSeq++;
     const what = `put of ${id} to the UCX daemon at ${this.#options.daemon}`;
+    const auth = this.#token === undefined ? {} : { token: this.#token };
     let timer: NodeJS.Timeout | undefined;
     let peer: Peer | undefined;
     try {
@@ -444,21 +449,39 @@ export class UcxConnector implements Connector<UcxKey> {
         }, this.timeoutMs);
       });
       reply.catch(() => {});
-      const request = encodePull(
-        PullKind.REQUEST,
-        seq,
-        jsonBytes({ server: daemon.id, ...(this.#token === undefined ? {} : { token: this.#token }) }),
-        encodeRemoteObject(staged),
-      );
       // In flight until the answer comes: the endpoint to the daemon must not be closed as idle while
-      // the daemon pulls (a large object on a busy node takes longer than the idle limit).
+      // the daemon receives (a large object on a busy node takes longer than the idle limit).
       peer = peerFor(`daemon ${this.#options.daemon}`, daemon.workerAddress, this.errorMode);
       peer.begin();
       try {
         const ep = await peer.endpoint(this.timeoutMs).catch((err: unknown) => {
           throw toUcxError(`${what}: connecting`, err);
         });
-        await ep.amSend(AM_PULL_REQUEST, request, new Uint8Array(0), { timeoutMs: this.timeoutMs });
+        if (this.#pull) {
+          const staged: RemoteObjectInfo = {
+            id,
+            server: STAGING_ID,
+            control: this.#options.daemon as string,
+            workerAddress: new Uint8Array(native.workerAddress()),
+            remoteAddress: region.address,
+            rkey: new Uint8Array(region.packRkey()),
+            length: layout.length,
+            frameLengths: layout.frameLengths.slice(),
+            memoryType: 'host',
+            nonce,
+          };
+          const request = encodePull(PullKind.REQUEST, seq, jsonBytes({ server: daemon.id, ...auth }), encodeRemoteObject(staged));
+          await ep.amSend(AM_PULL_REQUEST, request, new Uint8Array(0), { timeoutMs: this.timeoutMs });
+        } else {
+          const request = encodePull(
+            PullKind.PUSH,
+            seq,
+            jsonBytes({ server: daemon.id, ...auth, id, frames: layout.frameLengths }),
+            nonce,
+          );
+          // Completes when the daemon has the bytes (a rendezvous send ends with the receiver's ack).
+          await ep.amSend(AM_PUSH_REQUEST, request, region, { timeoutMs: this.timeoutMs });
+        }
       } catch (err) {
         peer.failed(err);
         // A daemon that restarted has a new worker address: ask again next time.
@@ -481,7 +504,8 @@ export class UcxConnector implements Connector<UcxKey> {
     } finally {
       clearTimeout(timer);
       peer?.end();
-      // The daemon has its copy (or gave up); a late pull of this block now sees it released.
+      // The daemon has its copy (or gave up). Pull: a late read of this block now sees it released.
+      // Push: a send that timed out but still runs inside UCX delivers a block the daemon refuses.
       clearNonce(block, layout);
       releaseRegion(region);
     }

@@ -9,7 +9,7 @@ import { UcxConnector } from './connector.js';
 
 registerConnector(UcxConnector.kind, (options) => UcxConnector.fromConfig(options));
 
-export { UcxConnector, ENV_DAEMON, ENV_TOKEN, ucxStats } from './connector.js';
+export { UcxConnector, ENV_DAEMON, ENV_PUT, ENV_TOKEN, ucxStats } from './connector.js';
 export type { UcxConnectorOptions, UcxMode } from './connector.js';
 export { UcxServer } from './server.js';
 export { releaseValue } from './regions.js';

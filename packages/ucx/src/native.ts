@@ -95,8 +95,17 @@ export interface AmSendOptions extends TimeoutOptions {
 
 export interface Endpoint {
   readonly state: EndpointState;
-  /** Active message `id` with a header and data; the peer's handler gets both. */
-  amSend(id: number, header: ArrayBufferView | ArrayBuffer, data: ArrayBufferView | ArrayBuffer, options?: AmSendOptions): Promise<void>;
+  /**
+   * Active message `id` with a header and data; the peer's handler gets both. `data` may be a registered
+   * region (all its bytes are sent, with its memory handle, so UCX neither registers nor looks the
+   * buffer up); the region is pinned until the send completes (release/unmap throw UCX_BUSY meanwhile).
+   */
+  amSend(
+    id: number,
+    header: ArrayBufferView | ArrayBuffer,
+    data: ArrayBufferView | ArrayBuffer | MemoryRegion | null,
+    options?: AmSendOptions,
+  ): Promise<void>;
   unpackRkey(packed: ArrayBufferView | ArrayBuffer): RemoteKey;
   /** One-sided read of `length` bytes at the peer's `remoteAddress` into `region` at `offset`. */
   get(region: MemoryRegion, offset: number, length: number, remoteAddress: bigint, rkey: RemoteKey, options?: TimeoutOptions): Promise<void>;
@@ -133,9 +142,26 @@ export interface AmInfo {
   rndv: boolean;
   /** An endpoint to the sender, for replies (not owned: closing it is a no-op). */
   endpoint: Endpoint;
+  /**
+   * Slots set with `{ receive: 'pool' }`: the pooled region (a block of this thread's pool, as from
+   * `acquire`) that holds the data; `data` is its `buffer`. The handler owns it: keep it as registered
+   * storage (packRkey) or `release()` it; unreleased, it returns to the pool when its buffer is collected.
+   */
+  region?: MemoryRegion;
 }
 
 export type AmHandler = (header: ArrayBuffer, data: ArrayBuffer, info: AmInfo) => void;
+
+export interface AmHandlerOptions {
+  /**
+   * Where message data lands. 'copy' (default): memory of the addon's own (eager data copied out of
+   * UCX's buffer; rendezvous data received into a fresh allocation). 'pool': a block of this thread's
+   * registration pool, handed over as `info.region`: eager data is copied once out of UCX's buffer,
+   * rendezvous data is received straight into the block. A message that finds no block (out of memory)
+   * or no handler any more is dropped (`stats().amDropped`); a rendezvous sender still completes.
+   */
+  receive?: 'copy' | 'pool';
+}
 
 export interface PoolOptions {
   /** Idle pooled bytes always allowed to stay resident. Idle blocks beyond
@@ -171,6 +197,8 @@ export interface NativeStats {
   yields: number;
   amReceived: number;
   amRndvReceived: number;
+  /** Messages dropped on receipt: no block or memory for the data, no handler any more, receive failed. */
+  amDropped: number;
   endpoints: number;
   listeners: number;
   /** Live MemoryRegion objects (mapped or pooled). */
@@ -201,7 +229,8 @@ export interface NativeAddon {
   contextInfo(): ContextInfo;
   /** This thread's worker address, for `connectAddress` in a peer. */
   workerAddress(): ArrayBuffer;
-  setAmHandler(id: number, handler: AmHandler | null): void;
+  /** Handler of active message `id` on this thread (null: drop them). The options hold until changed. */
+  setAmHandler(id: number, handler: AmHandler | null, options?: AmHandlerOptions): void;
   listen(
     options: { host?: string; port?: number; errorMode?: ErrorMode },
     onConnection: (endpoint: Endpoint, peer: { host: string; port: number }) => void,

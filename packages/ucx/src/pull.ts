@@ -1,23 +1,35 @@
-// The daemon-mode put as active messages. A producer stages the object in a registered block of its own
-// and sends PULL_REQUEST (header: sequence number, the target server's id, the token, the staged block's
-// descriptor); the daemon RMA-gets the block into one of its own, checks it, stores it, and answers
-// PULL_REPLY with its own descriptor or a typed error. Data moves once, by RMA, never inside a message.
+// The daemon-mode put as active messages, two ways.
+//
+// PUSH (what a producer sends): PUSH_REQUEST carries the object block itself as the message data, in the
+// layout of layout.ts (header with the nonce, 64-aligned frames, trailer nonce); the header says which
+// server, the token, the object id, the frame lengths and the nonce. The daemon's handler receives the
+// data straight into a block of its registration pool (rendezvous for large objects: one wire transfer,
+// no copy after it), checks it, keeps that very block, and answers PULL_REPLY. Over tcp an active message
+// with rendezvous moves data about twice as fast as the RMA get that UCX emulates there.
+//
+// PULL (still answered, for producers that stage instead): a producer stages the object in a registered
+// block of its own and sends PULL_REQUEST (the staged block's descriptor); the daemon RMA-gets the block
+// into one of its own, checks it, stores it, and answers PULL_REPLY with its own descriptor or a typed
+// error.
 //
 // Message header layout (little-endian): magic 'PSUP' (4), kind (1), version (1), 2 reserved, sequence
 // number (8), length of part A (4), length of part B (4), then part A, then part B.
-//   request:     A = JSON { server, token? }   B = the staged RemoteObject descriptor
-//   reply ok:    A = empty                     B = the daemon's RemoteObject descriptor
-//   reply error: A = JSON { code, message }    B = empty
+//   pull request: A = JSON { server, token? }              B = the staged RemoteObject descriptor
+//   push request: A = JSON { server, token?, id, frames }  B = the block's 16-byte nonce
+//   reply ok:     A = empty                                B = the daemon's RemoteObject descriptor
+//   reply error:  A = JSON { code, message }               B = empty
 
 /** Active-message ids (UCX AM ids are 16-bit). */
 export const AM_PULL_REQUEST = 0x7550;
 export const AM_PULL_REPLY = 0x7551;
+/** Sent by the producer with the object block as data; answered with AM_PULL_REPLY. */
+export const AM_PUSH_REQUEST = 0x7552;
 
 const MAGIC = 0x50555350; // 'PSUP' read as a little-endian u32
 const VERSION = 1;
 const FIXED = 24;
 
-export const PullKind = { REQUEST: 1, OK: 2, ERROR: 3 } as const;
+export const PullKind = { REQUEST: 1, OK: 2, ERROR: 3, PUSH: 4 } as const;
 export type PullKind = (typeof PullKind)[keyof typeof PullKind];
 
 export interface PullMessage {
@@ -47,7 +59,7 @@ export function decodePull(buf: ArrayBuffer): PullMessage | null {
   const dv = new DataView(buf);
   if (dv.getUint32(0, true) !== MAGIC || dv.getUint8(5) !== VERSION) return null;
   const kind = dv.getUint8(4);
-  if (kind !== PullKind.REQUEST && kind !== PullKind.OK && kind !== PullKind.ERROR) return null;
+  if (kind !== PullKind.REQUEST && kind !== PullKind.OK && kind !== PullKind.ERROR && kind !== PullKind.PUSH) return null;
   const seq = dv.getBigUint64(8, true);
   const aLen = dv.getUint32(16, true);
   const bLen = dv.getUint32(20, true);

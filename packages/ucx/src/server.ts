@@ -1,8 +1,9 @@
 // A UcxServer holds objects in registered blocks of this thread's pool (one copy of the frames in) and
 // lets consumers read them by one-sided RMA get: a consumer needs only the key. Beside the data it runs a
 // gRPC control plane (ControlServer from @proxystore/control) for exists, evict, stat, identity and health,
-// and for consumers without UCX a chunked put and get. A daemon-mode producer puts by active message: the
-// server pulls the producer's staged block by RMA (pull.ts).
+// and for consumers without UCX a chunked put and get. A daemon-mode producer puts by active message: it
+// pushes the object block as the message's data, which lands in a block of this server's pool and is
+// kept as it is; or, the older way, it stages the block and the server pulls it by RMA (pull.ts).
 //
 // A local-mode UcxConnector runs one in the producer's own process; `proxystore-ucx-daemon` runs one as a
 // node-local daemon.
@@ -23,10 +24,20 @@ import {
 import type { ObjectDescriptorInfo } from '@proxystore/serialize';
 import { decodeRemoteObject, encodeRemoteObject, keyOf, type RemoteObjectInfo, type UcxKey } from './descriptor.js';
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
-import { checkObject, clearNonce, frameCopies, layoutOf, newNonce, writeNonce, writeObject, type Layout } from './layout.js';
+import {
+  NONCE_SIZE,
+  checkObject,
+  clearNonce,
+  frameCopies,
+  layoutOf,
+  newNonce,
+  writeNonce,
+  writeObject,
+  type Layout,
+} from './layout.js';
 import { defaultErrorMode, ucx } from './native-loader.js';
 import type { AmInfo, Endpoint, ErrorMode, MemoryRegion, NativeAddon } from './native.js';
-import { AM_PULL_REPLY, AM_PULL_REQUEST, PullKind, decodePull, encodePull, jsonBytes, parseJson } from './pull.js';
+import { AM_PULL_REPLY, AM_PULL_REQUEST, AM_PUSH_REQUEST, PullKind, decodePull, encodePull, jsonBytes, parseJson } from './pull.js';
 import { peerFor, releasePeers, retainPeers, withPeer } from './peers.js';
 import { acquireRegion, regionBytes, releaseRegion } from './regions.js';
 
@@ -140,7 +151,11 @@ export class UcxServer {
     }
     const bound = await server.#control.listen(options.host ?? '127.0.0.1', options.port ?? 0);
     server.#address = options.advertiseAddress ?? bound.address;
-    if (servers.size === 0) native.setAmHandler(AM_PULL_REQUEST, onPullRequest);
+    if (servers.size === 0) {
+      native.setAmHandler(AM_PULL_REQUEST, onPullRequest);
+      // Pushed objects land in pool blocks, which the server keeps as the objects' storage.
+      native.setAmHandler(AM_PUSH_REQUEST, onPushRequest, { receive: 'pool' });
+    }
     servers.set(server.id, server);
     retainPeers();
     return server;
@@ -303,6 +318,8 @@ export class UcxServer {
     if (servers.size === 0) {
       try {
         this.#native.setAmHandler(AM_PULL_REQUEST, null);
+        // Pushes that arrive from now on are dropped before a block is taken for them.
+        this.#native.setAmHandler(AM_PUSH_REQUEST, null, { receive: 'pool' });
       } catch {
         // The addon is being torn down with the thread.
       }
@@ -455,6 +472,51 @@ export class UcxServer {
     }
   }
 
+  /**
+   * One pushed daemon-mode put: `region` (a block of this thread's pool, now this server's) holds the
+   * object as the producer laid it out. Checked, re-stamped with this server's nonce and kept as it is;
+   * on any refusal it goes back to the pool and the producer gets a typed error.
+   */
+  async push(
+    request: { seq: number; token: string | undefined; id: string; frameLengths: readonly number[]; nonce: Uint8Array },
+    region: MemoryRegion,
+    replyEp: Endpoint,
+  ): Promise<void> {
+    let held: MemoryRegion | undefined = region;
+    try {
+      this.#open();
+      this.#authenticate(request.token);
+      const id = this.#checkNewId(request.id);
+      let layout: Layout;
+      try {
+        layout = layoutOf(request.frameLengths);
+      } catch (err) {
+        throw new ControlError(ControlErrorCode.INVALID_ARGUMENT, `push of ${id}: ${(err as Error).message}`);
+      }
+      // The bytes are here already (a push cannot be refused before it lands); the limits still decide
+      // whether they stay.
+      this.#admit(layout.payload, layout.length);
+      const block = regionBytes(region);
+      if (region.byteLength !== layout.length || !checkObject(block, layout, request.nonce)) {
+        throw new ControlError(
+          ControlErrorCode.INVALID_ARGUMENT,
+          `push of ${id}: ${region.byteLength} bytes that are not an object block of frames [${layout.frameLengths.join(', ')}] with the given nonce`,
+        );
+      }
+      const nonce = newNonce();
+      writeNonce(block, layout, nonce);
+      const stored = this.#keep(id, region, layout, nonce);
+      held = undefined;
+      await this.#reply(replyEp, PullKind.OK, request.seq, new Uint8Array(0), Buffer.from(stored.key.descriptor, 'base64'));
+    } catch (err) {
+      if (held !== undefined) releaseRegion(held);
+      held = undefined;
+      const code = (err as { code?: unknown }).code;
+      const message = err instanceof Error ? err.message : String(err);
+      await this.#reply(replyEp, PullKind.ERROR, request.seq, jsonBytes({ code: typeof code === 'string' ? code : 'UCX_ERROR', message }), new Uint8Array(0));
+    }
+  }
+
   #authenticate(token: string | undefined): void {
     if (this.#tokens === null) return;
     const given = token === undefined ? null : digest(token);
@@ -495,3 +557,39 @@ function onPullRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): v
   void target.pull({ seq: msg.seq, token, descriptor }, info.endpoint);
 }
 
+
+/**
+ * The thread's PUSH_REQUEST handler (a pooled slot: `info.region` holds the data). A header that is not a
+ * push of this version cannot be answered (no sequence number to answer to): its block is released.
+ */
+function onPushRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): void {
+  const region = info.region;
+  if (region === undefined) return;
+  const msg = decodePull(header);
+  if (msg === null || msg.kind !== PullKind.PUSH) {
+    releaseRegion(region);
+    return;
+  }
+  const a = parseJson(msg.a) as { server?: unknown; token?: unknown; id?: unknown; frames?: unknown } | null;
+  const target = typeof a?.server === 'string' ? servers.get(a.server) : undefined;
+  const frames = a?.frames;
+  let problem: string | undefined;
+  if (target === undefined) problem = `no UCX server ${String(a?.server)} in this process`;
+  else if (typeof a?.id !== 'string') problem = 'the push names no object id';
+  else if (!Array.isArray(frames) || !frames.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) {
+    problem = 'the push has no valid frame lengths';
+  } else if (msg.b.byteLength !== NONCE_SIZE) problem = `the push's nonce is ${msg.b.byteLength} bytes, not ${NONCE_SIZE}`;
+  if (problem !== undefined || target === undefined) {
+    releaseRegion(region);
+    const code = target === undefined ? 'UCX_DAEMON' : ControlErrorCode.INVALID_ARGUMENT;
+    const reply = encodePull(PullKind.ERROR, msg.seq, jsonBytes({ code, message: problem }), new Uint8Array(0));
+    info.endpoint.amSend(AM_PULL_REPLY, reply, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => {});
+    return;
+  }
+  const token = typeof a?.token === 'string' ? a.token : undefined;
+  void target.push(
+    { seq: msg.seq, token, id: a?.id as string, frameLengths: frames as number[], nonce: msg.b.slice() },
+    region,
+    info.endpoint,
+  );
+}

@@ -2,6 +2,9 @@
 // their own UCX_TLS (UCX reads it once per process, and each vitest file runs in its own process). The
 // test process is the consumer; owners and daemons are child processes started with the same UCX_TLS.
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { ControlClient } from '@proxystore/control';
 import { Store, extract, fromReference, isProxy, resolve, resolveAsync, toReference } from '@proxystore/core';
 import { describeConnectorContract } from '@proxystore/core/testing';
 import {
@@ -385,7 +388,89 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
       }
     }, 120_000);
 
-    // (g) the daemon side of bad input.
+    // (g) daemon puts push the object block (one active message the daemon keeps as it landed); the
+    // pull the daemon still answers (PROXYSTORE_UCX_PUT=pull) gives the same objects.
+    it('daemon puts push, and the pull a daemon still answers gives the same objects', async () => {
+      const daemon = await UcxDaemonProcess.start({ tls });
+      const frames = [patternBytes(5 * MiB + 3, 21), patternBytes(1000, 22), new Uint8Array(0)];
+      const digest = sha256(frames);
+      const pushed = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
+      process.env.PROXYSTORE_UCX_PUT = 'pull';
+      const pulled = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
+      delete process.env.PROXYSTORE_UCX_PUT;
+      const consumer = new UcxConnector({ timeoutMs });
+      try {
+        for (const producer of [pushed, pulled]) {
+          const key = await producer.put(frames);
+          expect(key.server).toBe(daemon.id);
+          expect(sha256((await consumer.get(key)) ?? [])).toBe(digest);
+          await producer.evict(key);
+          expect(await consumer.get(key)).toBeNull();
+        }
+      } finally {
+        await pushed.close();
+        await pulled.close();
+        await consumer.close();
+        await daemon.stop();
+      }
+    });
+
+    it('a daemon refuses pushes over its limits with typed errors and keeps nothing of them', async () => {
+      const daemon = await UcxDaemonProcess.start({ tls, maxObjectSize: 3 * MiB, maxBytes: 5 * MiB });
+      const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
+      const control = new ControlClient(daemon.address);
+      try {
+        const tooLarge = await failure(() => producer.put([new Uint8Array(3 * MiB + 1)]));
+        expect(tooLarge.code).toBe('UCX_DAEMON');
+        expect((tooLarge.error as UcxError).reason).toBe('CONTROL_OBJECT_TOO_LARGE');
+        const first = await producer.put([patternBytes(3 * MiB, 1)]);
+        const full = await failure(() => producer.put([new Uint8Array(3 * MiB)]));
+        expect((full.error as UcxError).reason).toBe('CONTROL_STORAGE_FULL');
+        expect((await control.identity()).objects).toBe(1);
+        await producer.evict(first);
+        // Room again: the refused blocks were given back, not counted.
+        await producer.evict(await producer.put([new Uint8Array(3 * MiB)]));
+        expect((await control.identity()).objects).toBe(0);
+      } finally {
+        control.close();
+        await producer.close();
+        await daemon.stop();
+      }
+    });
+
+    it('hand-made pushes: a wrong token, a block that does not match, bad frames are refused; garbage is ignored', async () => {
+      const daemon = await UcxDaemonProcess.start({ tls, token: 'push-token' });
+      const control = new ControlClient(daemon.address, { token: 'push-token' });
+      try {
+        const worker = new Worker(new URL('./fixtures/push-raw.mjs', import.meta.url), {
+          workerData: {
+            workerAddress: daemon.ready.workerAddress,
+            server: daemon.id,
+            token: 'push-token',
+            errorMode: sharedMemory ? 'none' : 'peer',
+            cases: ['garbage', 'wrong-token', 'wrong-nonce', 'truncated', 'bad-frames', 'no-server', 'valid'],
+          },
+        });
+        const [results] = (await once(worker, 'message')) as [Record<string, { ok: boolean; code?: string; id?: string } | null>];
+        expect(results.garbage).toBeNull();
+        expect(results['wrong-token']).toMatchObject({ ok: false, code: 'CONTROL_UNAUTHENTICATED' });
+        expect(results['wrong-nonce']).toMatchObject({ ok: false, code: 'CONTROL_INVALID_ARGUMENT' });
+        expect(results.truncated).toMatchObject({ ok: false, code: 'CONTROL_INVALID_ARGUMENT' });
+        expect(results['bad-frames']).toMatchObject({ ok: false, code: 'CONTROL_INVALID_ARGUMENT' });
+        expect(results['no-server']).toMatchObject({ ok: false, code: 'UCX_DAEMON' });
+        // The daemon is still up and kept exactly the one valid push.
+        expect(results.valid).toMatchObject({ ok: true });
+        const identity = await control.identity();
+        expect(identity.objects).toBe(1);
+        expect(await control.evict({ id: results.valid?.id as string, owner: daemon.id })).toBe(true);
+        expect(daemon.running).toBe(true);
+      } finally {
+        control.close();
+        await daemon.stop();
+      }
+    });
+
+    // (h) the daemon side of bad input.
     it('a wrong token and a daemon that is not running are typed errors', async () => {
       const daemon = await UcxDaemonProcess.start({ tls, token: 'right-token' });
       try {
