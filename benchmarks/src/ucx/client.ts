@@ -9,6 +9,7 @@ import { type Endpoint, type MemoryRegion, type RemoteKey, loadNative } from '@p
 import {
   AM_RAW_PULL,
   AM_RAW_PULL_DONE,
+  AM_RAW_PUSH,
   type RemoteBlock,
   type RunResult,
   type SetupOptions,
@@ -64,6 +65,7 @@ await serveRequests(async () => {
   let raw: { ep: Endpoint; rkey: RemoteKey; address: bigint; dest: MemoryRegion; putSource: MemoryRegion } | undefined;
   let pullDone: (() => void) | undefined;
   const empty = new Uint8Array(0);
+  let pushSource: MemoryRegion | undefined;
   const header = new DataView(new ArrayBuffer(8));
 
   ucx.setAmHandler(AM_RAW_PULL_DONE, () => {
@@ -97,6 +99,19 @@ await serveRequests(async () => {
         const done = new Promise<void>((resolve) => (pullDone = resolve));
         header.setBigUint64(0, BigInt(bytes), true);
         await raw.ep.amSend(AM_RAW_PULL, header, empty);
+        await done;
+      },
+    },
+    'push-put': {
+      async call(bytes) {
+        if (raw === undefined) throw new Error('setup first');
+        if (pushSource?.byteLength !== bytes) {
+          pushSource?.release();
+          pushSource = ucx.acquire(bytes);
+          if (bytes > 0) randomFillSync(new Uint8Array(pushSource.buffer, pushSource.byteOffset, bytes));
+        }
+        const done = new Promise<void>((resolve) => (pullDone = resolve));
+        await raw.ep.amSend(AM_RAW_PUSH, empty, pushSource);
         await done;
       },
     },

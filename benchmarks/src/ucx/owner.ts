@@ -1,10 +1,11 @@
 // The owner process of the raw UCX baselines, started by session.ts with the transport's UCX_TLS: it
 // holds a registered block of random bytes that the client RMA-gets (raw get), and answers the client's
-// pull requests by RMA-getting the client's bytes into a second registered block (raw put, the way the
-// connector's daemon takes a put).
+// pull requests by RMA-getting the client's bytes into a second registered block, and its pushes by
+// receiving them into a block of its pool (raw puts: the pull the connector's daemon once used, and the
+// push it uses now).
 import { randomFillSync } from 'node:crypto';
 import { type Endpoint, type MemoryRegion, type RemoteKey, loadNative } from '@proxystore/ucx/native';
-import { AM_RAW_PULL, AM_RAW_PULL_DONE, type RemoteBlock, type SetupOptions, digest, fromBase64, toBase64 } from './protocol.js';
+import { AM_RAW_PULL, AM_RAW_PULL_DONE, AM_RAW_PUSH, type RemoteBlock, type SetupOptions, digest, fromBase64, toBase64 } from './protocol.js';
 import { serveRequests } from './rpc.js';
 
 await serveRequests(async () => {
@@ -24,6 +25,17 @@ await serveRequests(async () => {
       (err: Error) => process.stderr.write(`ucx owner: pull of ${length} B failed: ${err.message}\n`),
     );
   });
+
+  ucx.setAmHandler(
+    AM_RAW_PUSH,
+    (_header, _data, info) => {
+      info.region?.release();
+      back?.ep.amSend(AM_RAW_PULL_DONE, empty, empty).catch((err: Error) => {
+        process.stderr.write(`ucx owner: push answer failed: ${err.message}\n`);
+      });
+    },
+    { receive: 'pool' },
+  );
 
   return {
     info: { pid: process.pid, version: ucx.contextInfo().version },

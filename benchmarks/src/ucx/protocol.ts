@@ -10,6 +10,9 @@ import type { ErrorMode } from '@proxystore/ucx/native';
 export const AM_RAW_PULL = 0x6270;
 /** The owner's answer once its get completed (empty). */
 export const AM_RAW_PULL_DONE = 0x6271;
+/** Raw push-put: the client sends its bytes as one active message (data: a registered region, rendezvous
+ * for large ones) that lands in a pooled block of the owner, which answers AM_RAW_PULL_DONE. */
+export const AM_RAW_PUSH = 0x6272;
 
 /** How a peer reaches registered memory: the worker to connect to, where the bytes are, and the key. */
 export interface RemoteBlock {
@@ -27,6 +30,8 @@ export type UcxImpl =
   | 'rma-get'
   /** Raw addon: an AM asks the owner to `ep.get` the client's registered bytes; its empty AM answers. */
   | 'pull-put'
+  /** Raw addon: `ep.amSend` of a registered region into a pooled block of the owner; its empty AM answers. */
+  | 'push-put'
   /** The store over UcxConnector: `store.get(key)` of an object the owner holds. */
   | 'connector-get'
   /** The same, then `releaseValue(value)`: the block goes back at once (both on the clock). */

@@ -10,13 +10,13 @@ const unavailable = await ucxUnavailable();
 
 describe.skipIf(unavailable !== null)(`UCX measuring processes${unavailable === null ? '' : ` (skipped: ${unavailable})`}`, () => {
   for (const transport of [UCX_TRANSPORTS.tcp, UCX_TRANSPORTS.sm]) {
-    it(`UCX_TLS=${transport.tls}: raw get and pull-put, the store's get and put, each checked and timed`, async () => {
+    it(`UCX_TLS=${transport.tls}: raw get, pull-put and push-put, the store's get and put, each checked and timed`, async () => {
       const session = await UcxRawSession.start(transport, 1024 * 1024);
       try {
         await session.check(64 * 1024);
         await session.startConnector(benchToken());
         await session.prepareConnector(64 * 1024);
-        for (const impl of ['rma-get', 'pull-put', 'connector-get', 'connector-get-release', 'connector-put'] as const) {
+        for (const impl of ['rma-get', 'pull-put', 'push-put', 'connector-get', 'connector-get-release', 'connector-put'] as const) {
           const r = await session.run(impl, 64 * 1024, 3, 1);
           expect(r.calls).toBe(3);
           expect(r.msPerOp).toBeGreaterThan(0);
