@@ -71,6 +71,10 @@ int64_t LengthArg(const Napi::CallbackInfo& info, const char* what, bool allow_z
 // back already, and the lease ends.
 void FinalizePooledBuffer(napi_env /*env*/, void* /*data*/, void* hint) {
   auto* lease = static_cast<PoolLease*>(hint);
+  // The region may outlive its buffer here (at environment teardown finalizers run in any order): it
+  // must not reach the lease once it is deleted below. The region clears `lease->region` when it goes
+  // first, so the pointer is live whenever it is set.
+  if (lease->region != nullptr) lease->region->ForgetLease(lease);
   if (lease->pool != nullptr) lease->pool->Return(lease);
   Pool::End(lease);
 }

@@ -37,6 +37,10 @@ class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
   void Pin() { ++pins_; }
   void Unpin() { --pins_; }
   void Release();  // worker teardown
+  // The lease's buffer was finalized (the lease is about to be deleted): drop the pointer to it.
+  void ForgetLease(PoolLease* lease) {
+    if (lease_ == lease) lease_ = nullptr;
+  }
 
  private:
   enum Kind { kMapped, kAllocated, kPooled };
