@@ -39,15 +39,31 @@ Napi::Value SetAmHandler(const Napi::CallbackInfo& info) {
   }
   // options.receive: 'copy' (default: data in memory of the addon's own) or 'pool' (data in a block of
   // this thread's registration pool, handed over as info.region).
+  // 'placed': pooled, the header starting with the block's length and the data's offset in it (u64 LE
+  // each), blocks over options.maxBlock bytes refused.
   bool pooled = false;
+  bool placed = false;
+  uint64_t max_block = 0;
   if (!info[2].IsUndefined() && !info[2].IsNull()) {
     if (!info[2].IsObject()) throw Napi::TypeError::New(env, "setAmHandler: options must be an object");
-    Napi::Value receive = info[2].As<Napi::Object>().Get("receive");
+    Napi::Object options = info[2].As<Napi::Object>();
+    Napi::Value receive = options.Get("receive");
     std::string mode = receive.IsString() ? receive.As<Napi::String>().Utf8Value() : receive.IsUndefined() ? "copy" : "";
-    if (mode != "copy" && mode != "pool") throw Napi::TypeError::New(env, "setAmHandler: receive must be 'copy' or 'pool'");
-    pooled = mode == "pool";
+    if (mode != "copy" && mode != "pool" && mode != "placed") {
+      throw Napi::TypeError::New(env, "setAmHandler: receive must be 'copy', 'pool' or 'placed'");
+    }
+    pooled = mode != "copy";
+    placed = mode == "placed";
+    if (placed) {
+      Napi::Value max = options.Get("maxBlock");
+      double d = max.IsNumber() ? max.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 0) || d > 9007199254740991.0) {
+        throw Napi::TypeError::New(env, "setAmHandler: receive 'placed' needs maxBlock, a non-negative number of bytes");
+      }
+      max_block = static_cast<uint64_t>(d);
+    }
   }
-  Worker::Get(env)->SetAmHandler(info[0].As<Napi::Number>().Uint32Value(), info[1], pooled);
+  Worker::Get(env)->SetAmHandler(info[0].As<Napi::Number>().Uint32Value(), info[1], pooled, placed, max_block);
   return env.Undefined();
 }
 

@@ -552,12 +552,36 @@ void Worker::DropLease(PoolLease* lease) {
   Pool::End(lease);
 }
 
+namespace {
+uint64_t ReadU64Le(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+}  // namespace
+
 void Worker::StartPooledRecv(RndvRecv* r) {
   auto it = am_slots_.find(r->id);
   PoolLease* lease = nullptr;
-  if (it != am_slots_.end() && !it->second->fn.IsEmpty() && !tearing_down_) {
+  size_t offset = 0;
+  r->block_length = r->length;
+  bool fits = true;
+  if (it != am_slots_.end() && it->second->placed) {
+    // Placed: the header names the block and where the data goes; anything inconsistent is dropped.
+    fits = r->header.size() >= 16;
+    if (fits) {
+      uint64_t block = ReadU64Le(r->header.data());
+      uint64_t at = ReadU64Le(r->header.data() + 8);
+      fits = block <= it->second->max_block && at <= block && r->length <= block - at;
+      if (fits) {
+        r->block_length = static_cast<size_t>(block);
+        offset = static_cast<size_t>(at);
+      }
+    }
+  }
+  if (fits && it != am_slots_.end() && !it->second->fn.IsEmpty() && !tearing_down_) {
     try {
-      lease = pool_->Acquire(env_, r->length);
+      lease = pool_->Acquire(env_, r->block_length);
     } catch (...) {
       lease = nullptr;  // out of memory or ucp_mem_map failed: drop the message, below
     }
@@ -570,7 +594,7 @@ void Worker::StartPooledRecv(RndvRecv* r) {
     delete r;
     return;
   }
-  uint8_t* block = lease->block->base;
+  uint8_t* block = lease->block->base + offset;
   if (!r->rndv) {
     if (r->length > 0) std::memcpy(block, r->desc != nullptr ? r->desc : r->data, r->length);
     if (r->desc != nullptr) ucp_am_data_release(handle_, r->desc);
@@ -579,7 +603,7 @@ void Worker::StartPooledRecv(RndvRecv* r) {
     ev.kind = Event::kAm;
     ev.id = r->id;
     ev.header = std::move(r->header);
-    ev.length = r->length;
+    ev.length = r->block_length;
     ev.reply_ep = r->reply_ep;
     ev.lease = lease;
     Post(std::move(ev));
@@ -621,7 +645,7 @@ void Worker::OnRndvComplete(void* request, ucs_status_t status, size_t length, v
     ev.id = r->id;
     ev.header = std::move(r->header);
     ev.data = r->data;
-    ev.length = length;
+    ev.length = r->lease != nullptr ? r->block_length : length;  // pooled: the whole block is the region
     ev.reply_ep = r->reply_ep;
     ev.rndv = true;
     ev.lease = r->lease;
@@ -634,7 +658,7 @@ void Worker::OnRndvComplete(void* request, ucs_status_t status, size_t length, v
   delete r;
 }
 
-void Worker::SetAmHandler(unsigned id, Napi::Value fn, bool pooled) {
+void Worker::SetAmHandler(unsigned id, Napi::Value fn, bool pooled, bool placed, uint64_t max_block) {
   auto it = am_slots_.find(id);
   if (it == am_slots_.end() || it->second->pooled != pooled) {
     std::unique_ptr<AmSlot> slot;
@@ -657,6 +681,8 @@ void Worker::SetAmHandler(unsigned id, Napi::Value fn, bool pooled) {
     s->pooled = pooled;
     if (slot) it = am_slots_.emplace(id, std::move(slot)).first;
   }
+  it->second->placed = pooled && placed;
+  it->second->max_block = max_block;
   // The UCX handler stays registered (UCX keeps `arg`); without a JS function messages are dropped.
   if (fn.IsFunction()) {
     it->second->fn = Napi::Persistent(fn.As<Napi::Function>());

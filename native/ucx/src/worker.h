@@ -91,7 +91,11 @@ class Worker {
 
   // `pooled`: the slot's messages land in a block of this thread's pool, handed to JS as a MemoryRegion
   // (eager data copied out of UCX's buffer once, rendezvous data received straight into the block).
-  void SetAmHandler(unsigned id, Napi::Value fn, bool pooled);
+  // `placed` (pooled only): every message header starts with two little-endian u64, the length of the
+  // block to take and the offset of the data in it; the handler gets the whole block, and writes the rest
+  // of it itself (what a pushed put with its frames sent in place uses). Blocks over `max_block` bytes, or
+  // data that does not fit, drop the message.
+  void SetAmHandler(unsigned id, Napi::Value fn, bool pooled, bool placed = false, uint64_t max_block = 0);
   Napi::Value Address(Napi::Env env);
 
   // Registries, for reply-endpoint lookup and teardown.
@@ -131,6 +135,8 @@ class Worker {
     unsigned id;
     Napi::FunctionReference fn;
     bool pooled = false;  // what the UCX handler was registered for (UCP_AM_FLAG_PERSISTENT_DATA)
+    bool placed = false;  // pooled, and the header says the block's length and where the data goes in it
+    uint64_t max_block = 0;  // placed: larger blocks are refused (the message dropped)
   };
   // A message whose data is received after progress returns (StartRndvRecvs): rendezvous messages, and
   // every message of a pooled slot (the pool can only be used where an env is, not inside a callback).
@@ -145,6 +151,7 @@ class Worker {
     bool rndv = true;
     PoolLease* lease = nullptr;  // pooled: the block the data lands in
     bool pooled = false;
+    size_t block_length = 0;  // pooled: the region JS gets (placed: from the header; else `length`)
   };
   struct Event {
     enum Kind { kOpDone, kAm, kEpError, kConnRequest } kind;

@@ -29,11 +29,21 @@ import {
   type UcxKey,
 } from './descriptor.js';
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
-import { checkObject, clearNonce, frameViews, layoutOf, newNonce, writeObject } from './layout.js';
+import { NONCE_SIZE, checkObject, clearNonce, frameViews, layoutOf, newNonce, writeObject } from './layout.js';
 import { defaultErrorMode, ucx } from './native-loader.js';
 import type { ErrorMode, MemoryRegion, NativeAddon } from './native.js';
 import { type Peer, peerFor, peerStats, releasePeers, retainPeers, withPeer, withPeerSync } from './peers.js';
-import { AM_PULL_REPLY, AM_PULL_REQUEST, AM_PUSH_REQUEST, PullKind, decodePull, encodePull, jsonBytes, parseJson } from './pull.js';
+import {
+  AM_PULL_REPLY,
+  AM_PULL_REQUEST,
+  AM_PUSH_REQUEST,
+  PullKind,
+  decodePull,
+  encodePull,
+  jsonBytes,
+  parseJson,
+  withPlacement,
+} from './pull.js';
 import { acquireRegion, regionBytes, releaseRegion } from './regions.js';
 import { UcxServer, localServer } from './server.js';
 
@@ -211,6 +221,28 @@ function attachServer(options: { host: string; port: number; token: string | und
       await server?.close();
     },
   };
+}
+
+/** Frames of a push other than the one sent in place travel in the message header: at most this much. */
+const INLINE_MAX = 4 * 1024;
+/** ... and a frame goes in place only from this size (smaller objects: one copy is cheaper than a second
+ * rendezvous segment's bookkeeping, and they go eagerly anyway). */
+const IN_PLACE_MIN = 256 * 1024;
+
+/** The index of the frame a push sends where it lies, or -1 to copy the frames into one block. */
+function frameInPlace(frames: Frames): number {
+  let big = -1;
+  let rest = 0;
+  for (const [i, f] of frames.entries()) {
+    if (big < 0 || f.byteLength > (frames[big] as Uint8Array).byteLength) {
+      if (big >= 0) rest += (frames[big] as Uint8Array).byteLength;
+      big = i;
+    } else {
+      rest += f.byteLength;
+    }
+  }
+  if (big < 0 || (frames[big] as Uint8Array).byteLength < IN_PLACE_MIN || rest > INLINE_MAX) return -1;
+  return big;
 }
 
 // ---- Daemon-mode puts: replies to this thread's push (and pull) requests -----------------------------
@@ -427,10 +459,17 @@ export class UcxConnector implements Connector<UcxKey> {
     const native = ucx();
     const layout = layoutOf(frames.map((f) => f.byteLength));
     const id = newId();
-    const region = acquireRegion(native, layout.length, `put of ${id}`);
-    const block = regionBytes(region);
     const nonce = newNonce();
-    writeObject(block, layout, frames, nonce);
+    // One frame that is nearly the whole object goes as it lies (no copy); otherwise one copy of the frames
+    // into a registered block, sent whole.
+    const inPlace = this.#pull ? -1 : frameInPlace(frames);
+    let region: MemoryRegion | undefined;
+    let block: Uint8Array | undefined;
+    if (inPlace < 0) {
+      region = acquireRegion(native, layout.length, `put of ${id}`);
+      block = regionBytes(region);
+      writeObject(block, layout, frames, nonce);
+    }
     const seq = nextSeq++;
     const what = `put of ${id} to the UCX daemon at ${this.#options.daemon}`;
     const auth = this.#token === undefined ? {} : { token: this.#token };
@@ -457,7 +496,7 @@ export class UcxConnector implements Connector<UcxKey> {
         const ep = await peer.endpoint(this.timeoutMs).catch((err: unknown) => {
           throw toUcxError(`${what}: connecting`, err);
         });
-        if (this.#pull) {
+        if (this.#pull && region !== undefined) {
           const staged: RemoteObjectInfo = {
             id,
             server: STAGING_ID,
@@ -472,7 +511,7 @@ export class UcxConnector implements Connector<UcxKey> {
           };
           const request = encodePull(PullKind.REQUEST, seq, jsonBytes({ server: daemon.id, ...auth }), encodeRemoteObject(staged));
           await ep.amSend(AM_PULL_REQUEST, request, new Uint8Array(0), { timeoutMs: this.timeoutMs });
-        } else {
+        } else if (region !== undefined) {
           const request = encodePull(
             PullKind.PUSH,
             seq,
@@ -480,7 +519,26 @@ export class UcxConnector implements Connector<UcxKey> {
             nonce,
           );
           // Completes when the daemon has the bytes (a rendezvous send ends with the receiver's ack).
-          await ep.amSend(AM_PUSH_REQUEST, request, region, { timeoutMs: this.timeoutMs });
+          await ep.amSend(AM_PUSH_REQUEST, withPlacement(layout.length, 0, request), region, { timeoutMs: this.timeoutMs });
+        } else {
+          // The large frame straight from the caller's memory to its offset in the daemon's block; the
+          // others (the serialization header, small buffers) inline after the nonce.
+          const inline = new Uint8Array(NONCE_SIZE + layout.payload - (frames[inPlace] as Uint8Array).byteLength);
+          inline.set(nonce, 0);
+          let at = NONCE_SIZE;
+          for (const [i, f] of frames.entries()) {
+            if (i === inPlace) continue;
+            inline.set(f, at);
+            at += f.byteLength;
+          }
+          const request = encodePull(
+            PullKind.PUSH,
+            seq,
+            jsonBytes({ server: daemon.id, ...auth, id, frames: layout.frameLengths, inPlace }),
+            inline,
+          );
+          const header = withPlacement(layout.length, layout.offsets[inPlace] as number, request);
+          await ep.amSend(AM_PUSH_REQUEST, header, frames[inPlace] as Uint8Array, { timeoutMs: this.timeoutMs });
         }
       } catch (err) {
         peer.failed(err);
@@ -506,8 +564,10 @@ export class UcxConnector implements Connector<UcxKey> {
       peer?.end();
       // The daemon has its copy (or gave up). Pull: a late read of this block now sees it released.
       // Push: a send that timed out but still runs inside UCX delivers a block the daemon refuses.
-      clearNonce(block, layout);
-      releaseRegion(region);
+      if (region !== undefined && block !== undefined) {
+        clearNonce(block, layout);
+        releaseRegion(region);
+      }
     }
   }
 

@@ -72,11 +72,14 @@ function view(block: Uint8Array): DataView {
   return new DataView(block.buffer, block.byteOffset, block.byteLength);
 }
 
-/** Writes the header, the frames (the one copy into the block) and the trailer. */
+/**
+ * Writes the header, the frames (the one copy into the block) and the trailer. A null frame is in place
+ * already (a pushed frame that UCX received at its offset): it is left as it is, and so are its bytes.
+ */
 export function writeObject(
   block: Uint8Array,
   layout: Layout,
-  frames: readonly Uint8Array[],
+  frames: readonly (Uint8Array | null)[],
   nonce: Uint8Array,
   memoryType = 0,
 ): void {
@@ -90,13 +93,13 @@ export function writeObject(
   dv.setBigUint64(LENGTH_AT, BigInt(layout.length), true);
   dv.setUint32(COUNT_AT, layout.frameLengths.length, true);
   for (let i = 0; i < frames.length; i++) {
-    const frame = frames[i] as Uint8Array;
+    const frame = frames[i];
     const at = layout.offsets[i] as number;
     // Zero the alignment gap before the frame: the block is pooled memory, and stale bytes of another
     // object must not travel to a reader.
     const gapStart = i === 0 ? HEADER_SIZE : (layout.offsets[i - 1] as number) + (layout.frameLengths[i - 1] as number);
     if (at > gapStart) block.fill(0, gapStart, at);
-    block.set(frame, at);
+    if (frame !== null && frame !== undefined) block.set(frame, at);
   }
   const end = frames.length === 0 ? HEADER_SIZE : (layout.offsets.at(-1) as number) + (layout.frameLengths.at(-1) as number);
   if (layout.trailer > end) block.fill(0, end, layout.trailer);

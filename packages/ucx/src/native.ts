@@ -160,7 +160,15 @@ export interface AmHandlerOptions {
    * rendezvous data is received straight into the block. A message that finds no block (out of memory)
    * or no handler any more is dropped (`stats().amDropped`); a rendezvous sender still completes.
    */
-  receive?: 'copy' | 'pool';
+  receive?: 'copy' | 'pool' | 'placed';
+  /**
+   * 'placed' (a 'pool' slot whose senders say where the data goes): every message header starts with two
+   * little-endian u64, the length of the block to take and the offset of the data in it. The handler
+   * gets the whole block as `info.region` (data at that offset, the rest not written: the handler lays it
+   * out). A block over `maxBlock` bytes (required with 'placed'), or data that does not fit at its offset,
+   * drops the message.
+   */
+  maxBlock?: number;
 }
 
 export interface PoolOptions {

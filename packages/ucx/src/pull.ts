@@ -12,10 +12,19 @@
 // into one of its own, checks it, stores it, and answers PULL_REPLY with its own descriptor or a typed
 // error.
 //
+// A push either sends the whole block (the producer copied its frames into one registered block: the
+// object's layout, nonces included), or, when one frame holds nearly all of the object, sends that frame
+// where it lies in the producer's memory (no copy) and the other frames inline in the message header; the
+// daemon then writes the block's header, the other frames and the trailer around the frame UCX put in
+// place. Either way the daemon's handler slot is 'placed': the message header starts with two u64 (LE),
+// the block length to take and the offset the data goes to (0 for a whole block).
+//
 // Message header layout (little-endian): magic 'PSUP' (4), kind (1), version (1), 2 reserved, sequence
 // number (8), length of part A (4), length of part B (4), then part A, then part B.
 //   pull request: A = JSON { server, token? }              B = the staged RemoteObject descriptor
-//   push request: A = JSON { server, token?, id, frames }  B = the block's 16-byte nonce
+//   push request: A = JSON { server, token?, id, frames, inPlace? }
+//                 B = the 16-byte nonce, then (inPlace: the index of the frame sent as data) every other
+//                 frame's bytes, in order
 //   reply ok:     A = empty                                B = the daemon's RemoteObject descriptor
 //   reply error:  A = JSON { code, message }               B = empty
 
@@ -70,6 +79,29 @@ export function decodePull(buf: ArrayBuffer): PullMessage | null {
     a: new Uint8Array(buf, FIXED, aLen),
     b: new Uint8Array(buf, FIXED + aLen, bLen),
   };
+}
+
+/** Bytes before a push's message: the block length and the data's offset in it (the 'placed' slot's). */
+export const PLACEMENT_SIZE = 16;
+
+/** A push header: where the data goes in the daemon's block, then the message. */
+export function withPlacement(blockLength: number, offset: number, message: Uint8Array): Uint8Array {
+  const out = new Uint8Array(PLACEMENT_SIZE + message.byteLength);
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(0, BigInt(blockLength), true);
+  dv.setBigUint64(8, BigInt(offset), true);
+  out.set(message, PLACEMENT_SIZE);
+  return out;
+}
+
+/** The placement and the message of a push header; null when it is too short. */
+export function splitPlacement(header: ArrayBuffer): { blockLength: number; offset: number; message: ArrayBuffer } | null {
+  if (header.byteLength < PLACEMENT_SIZE) return null;
+  const dv = new DataView(header);
+  const blockLength = dv.getBigUint64(0, true);
+  const offset = dv.getBigUint64(8, true);
+  if (blockLength > BigInt(Number.MAX_SAFE_INTEGER) || offset > blockLength) return null;
+  return { blockLength: Number(blockLength), offset: Number(offset), message: header.slice(PLACEMENT_SIZE) };
 }
 
 const encoder = new TextEncoder();

@@ -37,7 +37,17 @@ import {
 } from './layout.js';
 import { defaultErrorMode, ucx } from './native-loader.js';
 import type { AmInfo, Endpoint, ErrorMode, MemoryRegion, NativeAddon } from './native.js';
-import { AM_PULL_REPLY, AM_PULL_REQUEST, AM_PUSH_REQUEST, PullKind, decodePull, encodePull, jsonBytes, parseJson } from './pull.js';
+import {
+  AM_PULL_REPLY,
+  AM_PULL_REQUEST,
+  AM_PUSH_REQUEST,
+  PullKind,
+  decodePull,
+  encodePull,
+  jsonBytes,
+  parseJson,
+  splitPlacement,
+} from './pull.js';
 import { peerFor, releasePeers, retainPeers, withPeer } from './peers.js';
 import { acquireRegion, regionBytes, releaseRegion } from './regions.js';
 
@@ -151,12 +161,9 @@ export class UcxServer {
     }
     const bound = await server.#control.listen(options.host ?? '127.0.0.1', options.port ?? 0);
     server.#address = options.advertiseAddress ?? bound.address;
-    if (servers.size === 0) {
-      native.setAmHandler(AM_PULL_REQUEST, onPullRequest);
-      // Pushed objects land in pool blocks, which the server keeps as the objects' storage.
-      native.setAmHandler(AM_PUSH_REQUEST, onPushRequest, { receive: 'pool' });
-    }
+    if (servers.size === 0) native.setAmHandler(AM_PULL_REQUEST, onPullRequest);
     servers.set(server.id, server);
+    setPushSlot(native);
     retainPeers();
     return server;
   }
@@ -315,11 +322,18 @@ export class UcxServer {
     if (this.#closed) return;
     this.#closed = true;
     if (servers.get(this.id) === this) servers.delete(this.id);
+    if (servers.size > 0) {
+      try {
+        setPushSlot(this.#native);
+      } catch {
+        // The addon is being torn down with the thread.
+      }
+    }
     if (servers.size === 0) {
       try {
         this.#native.setAmHandler(AM_PULL_REQUEST, null);
         // Pushes that arrive from now on are dropped before a block is taken for them.
-        this.#native.setAmHandler(AM_PUSH_REQUEST, null, { receive: 'pool' });
+        this.#native.setAmHandler(AM_PUSH_REQUEST, null, { receive: 'placed', maxBlock: 0 });
       } catch {
         // The addon is being torn down with the thread.
       }
@@ -478,7 +492,18 @@ export class UcxServer {
    * on any refusal it goes back to the pool and the producer gets a typed error.
    */
   async push(
-    request: { seq: number; token: string | undefined; id: string; frameLengths: readonly number[]; nonce: Uint8Array },
+    request: {
+      seq: number;
+      token: string | undefined;
+      id: string;
+      frameLengths: readonly number[];
+      nonce: Uint8Array;
+      /** Where the message data went in the block: 0 for a whole block. */
+      offset: number;
+      /** The frame sent as the data (in place at `offset`), the others being `inline`; absent: a whole block. */
+      inPlace?: number;
+      inline?: Uint8Array;
+    },
     region: MemoryRegion,
     replyEp: Endpoint,
   ): Promise<void> {
@@ -497,14 +522,39 @@ export class UcxServer {
       // whether they stay.
       this.#admit(layout.payload, layout.length);
       const block = regionBytes(region);
-      if (region.byteLength !== layout.length || !checkObject(block, layout, request.nonce)) {
-        throw new ControlError(
-          ControlErrorCode.INVALID_ARGUMENT,
-          `push of ${id}: ${region.byteLength} bytes that are not an object block of frames [${layout.frameLengths.join(', ')}] with the given nonce`,
-        );
-      }
       const nonce = newNonce();
-      writeNonce(block, layout, nonce);
+      if (request.inPlace === undefined) {
+        if (region.byteLength !== layout.length || request.offset !== 0 || !checkObject(block, layout, request.nonce)) {
+          throw new ControlError(
+            ControlErrorCode.INVALID_ARGUMENT,
+            `push of ${id}: ${region.byteLength} bytes that are not an object block of frames [${layout.frameLengths.join(', ')}] with the given nonce`,
+          );
+        }
+        writeNonce(block, layout, nonce);
+      } else {
+        // One frame came as the data, at its offset; the others came inline: lay the rest out around it.
+        const k = request.inPlace;
+        const inline = request.inline ?? new Uint8Array(0);
+        const others = layout.frameLengths.reduce((sum, n, i) => (i === k ? sum : sum + n), 0);
+        if (!Number.isSafeInteger(k) || k < 0 || k >= layout.frameLengths.length || region.byteLength !== layout.length ||
+            request.offset !== layout.offsets[k] || inline.byteLength !== others) {
+          throw new ControlError(
+            ControlErrorCode.INVALID_ARGUMENT,
+            `push of ${id}: frame ${k} in place at ${request.offset} with ${inline.byteLength} inline bytes does not match frames [${layout.frameLengths.join(', ')}]`,
+          );
+        }
+        const frames: (Uint8Array | null)[] = [];
+        let at = 0;
+        for (const [i, n] of layout.frameLengths.entries()) {
+          if (i === k) {
+            frames.push(null);
+          } else {
+            frames.push(inline.subarray(at, at + n));
+            at += n;
+          }
+        }
+        writeObject(block, layout, frames, nonce);
+      }
       const stored = this.#keep(id, region, layout, nonce);
       held = undefined;
       await this.#reply(replyEp, PullKind.OK, request.seq, new Uint8Array(0), Buffer.from(stored.key.descriptor, 'base64'));
@@ -565,12 +615,14 @@ function onPullRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): v
 function onPushRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): void {
   const region = info.region;
   if (region === undefined) return;
-  const msg = decodePull(header);
-  if (msg === null || msg.kind !== PullKind.PUSH) {
+  const placed = splitPlacement(header);
+  const msg = placed === null ? null : decodePull(placed.message);
+  if (placed === null || msg === null || msg.kind !== PullKind.PUSH) {
     releaseRegion(region);
     return;
   }
-  const a = parseJson(msg.a) as { server?: unknown; token?: unknown; id?: unknown; frames?: unknown } | null;
+  const a = parseJson(msg.a) as { server?: unknown; token?: unknown; id?: unknown; frames?: unknown; inPlace?: unknown } | null;
+  const inPlace = a?.inPlace;
   const target = typeof a?.server === 'string' ? servers.get(a.server) : undefined;
   const frames = a?.frames;
   let problem: string | undefined;
@@ -578,7 +630,11 @@ function onPushRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): v
   else if (typeof a?.id !== 'string') problem = 'the push names no object id';
   else if (!Array.isArray(frames) || !frames.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) {
     problem = 'the push has no valid frame lengths';
-  } else if (msg.b.byteLength !== NONCE_SIZE) problem = `the push's nonce is ${msg.b.byteLength} bytes, not ${NONCE_SIZE}`;
+  } else if (inPlace !== undefined && !(Number.isSafeInteger(inPlace) && (inPlace as number) >= 0)) {
+    problem = 'the push names no valid frame in place';
+  } else if (inPlace === undefined ? msg.b.byteLength !== NONCE_SIZE : msg.b.byteLength < NONCE_SIZE) {
+    problem = `the push's nonce is ${msg.b.byteLength} bytes, not ${NONCE_SIZE}`;
+  }
   if (problem !== undefined || target === undefined) {
     releaseRegion(region);
     const code = target === undefined ? 'UCX_DAEMON' : ControlErrorCode.INVALID_ARGUMENT;
@@ -588,8 +644,32 @@ function onPushRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): v
   }
   const token = typeof a?.token === 'string' ? a.token : undefined;
   void target.push(
-    { seq: msg.seq, token, id: a?.id as string, frameLengths: frames as number[], nonce: msg.b.slice() },
+    {
+      seq: msg.seq,
+      token,
+      id: a?.id as string,
+      frameLengths: frames as number[],
+      nonce: msg.b.slice(0, NONCE_SIZE),
+      offset: placed.offset,
+      ...(inPlace === undefined ? {} : { inPlace: inPlace as number, inline: msg.b.subarray(NONCE_SIZE) }),
+    },
     region,
     info.endpoint,
   );
+}
+
+/** Room for a block's header, trailer and frame alignment beyond a server's maxObjectSize. */
+const PUSH_BLOCK_SLACK = 1 << 20;
+
+/**
+ * (Re)sets the thread's PUSH_REQUEST slot: 'placed', so a push's data lands where its header says, in a
+ * block of the pool the server keeps as the object's storage; blocks larger than any server here could
+ * admit are refused before they are taken (the servers' own checks decide the rest).
+ */
+function setPushSlot(native: NativeAddon): void {
+  let maxBlock = 0;
+  for (const s of servers.values()) {
+    maxBlock = Math.max(maxBlock, Math.min(s.maxBytes, s.maxObjectSize + PUSH_BLOCK_SLACK));
+  }
+  native.setAmHandler(AM_PUSH_REQUEST, onPushRequest, { receive: 'placed', maxBlock });
 }

@@ -448,21 +448,30 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
             server: daemon.id,
             token: 'push-token',
             errorMode: sharedMemory ? 'none' : 'peer',
-            cases: ['garbage', 'wrong-token', 'wrong-nonce', 'truncated', 'bad-frames', 'no-server', 'valid'],
+            cases: ['garbage', 'oversize', 'wrong-token', 'wrong-nonce', 'truncated', 'bad-frames', 'no-server', 'in-place-mismatch', 'valid', 'in-place'],
           },
         });
         const [results] = (await once(worker, 'message')) as [Record<string, { ok: boolean; code?: string; id?: string } | null>];
         expect(results.garbage).toBeNull();
+        expect(results.oversize).toBeNull();
+        expect(results['in-place-mismatch']).toMatchObject({ ok: false, code: 'CONTROL_INVALID_ARGUMENT' });
         expect(results['wrong-token']).toMatchObject({ ok: false, code: 'CONTROL_UNAUTHENTICATED' });
         expect(results['wrong-nonce']).toMatchObject({ ok: false, code: 'CONTROL_INVALID_ARGUMENT' });
         expect(results.truncated).toMatchObject({ ok: false, code: 'CONTROL_INVALID_ARGUMENT' });
         expect(results['bad-frames']).toMatchObject({ ok: false, code: 'CONTROL_INVALID_ARGUMENT' });
         expect(results['no-server']).toMatchObject({ ok: false, code: 'UCX_DAEMON' });
-        // The daemon is still up and kept exactly the one valid push.
+        // The daemon is still up and kept exactly the two valid pushes; the one sent in place reads back
+        // as its frames (the big one where UCX put it, the small one from the header).
         expect(results.valid).toMatchObject({ ok: true });
+        expect(results['in-place']).toMatchObject({ ok: true });
         const identity = await control.identity();
-        expect(identity.objects).toBe(1);
+        expect(identity.objects).toBe(2);
+        const placed = await control.get({ id: results['in-place']?.id as string, owner: daemon.id });
+        expect(placed?.map((f) => f.byteLength)).toEqual([4 << 20, 10]);
+        expect(placed?.[0]?.every((b) => b === 6)).toBe(true);
+        expect(placed?.[1]?.every((b) => b === 7)).toBe(true);
         expect(await control.evict({ id: results.valid?.id as string, owner: daemon.id })).toBe(true);
+        expect(await control.evict({ id: results['in-place']?.id as string, owner: daemon.id })).toBe(true);
         expect(daemon.running).toBe(true);
       } finally {
         control.close();
