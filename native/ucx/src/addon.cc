@@ -4,6 +4,7 @@
 #include "endpoint.h"
 #include "listener.h"
 #include "memory.h"
+#include "shm.h"
 #include "worker.h"
 
 #include <napi.h>
@@ -130,6 +131,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("allocate", Napi::Function::New<MemoryRegion::Allocate>(env, "allocate"));
   exports.Set("progress", Napi::Function::New<Progress>(env, "progress"));
   exports.Set("stats", Napi::Function::New<Stats>(env, "stats"));
+  exports.Set("processIdentity", Napi::Function::New<ProcessIdentity>(env, "processIdentity"));
+  exports.Set("peerRead", Napi::Function::New<PeerRead>(env, "peerRead"));
   return exports;
 }
 

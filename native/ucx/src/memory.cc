@@ -20,6 +20,7 @@ Napi::Function MemoryRegion::Define(Napi::Env env) {
                          InstanceAccessor<&MemoryRegion::LengthGetter>("byteLength"),
                          InstanceAccessor<&MemoryRegion::AddressGetter>("address"),
                          InstanceAccessor<&MemoryRegion::PooledGetter>("pooled"),
+                         InstanceAccessor<&MemoryRegion::ShmGetter>("shm"),
                      });
 }
 
@@ -306,6 +307,17 @@ Napi::Value MemoryRegion::AddressGetter(const Napi::CallbackInfo& info) {
 
 Napi::Value MemoryRegion::PooledGetter(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), kind_ == kPooled);
+}
+
+Napi::Value MemoryRegion::ShmGetter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (kind_ != kPooled || lease_ == nullptr || lease_->pool == nullptr || lease_->block->fd < 0) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("fd", Napi::Number::New(env, lease_->block->fd));
+  out.Set("inode", Napi::BigInt::New(env, lease_->block->inode));
+  // The region starts at the block's (and the file's) first byte.
+  out.Set("offset", Napi::Number::New(env, 0));
+  return out;
 }
 
 // ---- RemoteKey ----

@@ -34,6 +34,9 @@ class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
   uint8_t* data() const { return data_; }
   size_t length() const { return length_; }
   bool mapped() const { return memh_ != nullptr; }
+  // Still usable: pooled and not released, or mapped.
+  bool live() const { return kind_ == kPooled ? lease_ != nullptr : memh_ != nullptr; }
+  int pins() const { return pins_; }
   void Pin() { ++pins_; }
   void Unpin() { --pins_; }
   void Release();  // worker teardown
@@ -58,6 +61,8 @@ class MemoryRegion : public Napi::ObjectWrap<MemoryRegion> {
   Napi::Value LengthGetter(const Napi::CallbackInfo& info);
   Napi::Value AddressGetter(const Napi::CallbackInfo& info);
   Napi::Value PooledGetter(const Napi::CallbackInfo& info);
+  // { fd, inode, offset } of a pooled region over a memfd block (shm.h), else null.
+  Napi::Value ShmGetter(const Napi::CallbackInfo& info);
 
   Worker* worker_ = nullptr;
   std::shared_ptr<Context> context_;

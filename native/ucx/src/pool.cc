@@ -1,8 +1,11 @@
 #include "pool.h"
 
+#include "shm.h"
 #include "status.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,32 +124,51 @@ PoolBlock* Pool::NewBlock(Napi::Env env, size_t cap) {
     block->ucx_allocated = true;
     return block;
   }
+  // A memfd, so that same-host readers can map the block (shm.h). Without one (PROXYSTORE_UCX_SHM=0,
+  // EMFILE, an old kernel) the block is anonymous memory, read over UCX only.
+  int fd = -1;
+  if (ShmBlocksEnabled()) {
+    fd = memfd_create("proxystore-ucx", MFD_CLOEXEC);
+    struct stat st {};
+    if (fd >= 0 && (ftruncate(fd, static_cast<off_t>(cap)) != 0 || fstat(fd, &st) != 0)) {
+      close(fd);
+      fd = -1;
+    }
+    if (fd >= 0) block->inode = static_cast<uint64_t>(st.st_ino);
+  }
+  auto fail = [&]() {
+    if (fd >= 0) close(fd);
+    delete block;
+    ThrowMapError(env, cap);
+  };
   void* p = nullptr;
   if (cap >= kHugeFrom && HugePages()) {
     // 2 MiB aligned, so that transparent huge pages can back the whole block.
     void* raw = mmap(nullptr, cap + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) {
-      delete block;
-      ThrowMapError(env, cap);
-    }
+    if (raw == MAP_FAILED) fail();
     uintptr_t start = reinterpret_cast<uintptr_t>(raw);
     uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
+    if (fd >= 0 &&
+        mmap(reinterpret_cast<void*>(aligned), cap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+      munmap(raw, cap + kHugePage);
+      fail();
+    }
     if (aligned > start) munmap(raw, aligned - start);
     size_t tail = start + cap + kHugePage - (aligned + cap);
     if (tail > 0) munmap(reinterpret_cast<void*>(aligned + cap), tail);
     p = reinterpret_cast<void*>(aligned);
     madvise(p, cap, MADV_HUGEPAGE);
   } else {
-    p = mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-      delete block;
-      ThrowMapError(env, cap);
-    }
+    p = fd >= 0 ? mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                : mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) fail();
   }
+  block->fd = fd;
   block->base = static_cast<uint8_t*>(p);
   ucs_status_t status = Register(context_, block, mem_maps_);
   if (status != UCS_OK) {
     munmap(p, cap);
+    if (fd >= 0) close(fd);
     delete block;
     throw MakeError(env, kError, status, "acquire: ucp_mem_map");
   }
@@ -254,7 +276,15 @@ void Pool::TrimBlock(PoolBlock* b) {
     // Deregister first: a pinned registration (verbs) would otherwise keep the old pages alive.
     ucp_mem_unmap(context_, b->memh);
     b->memh = nullptr;
-    madvise(b->base, b->capacity, MADV_DONTNEED);
+    if (b->fd >= 0) {
+      // A shared mapping's pages belong to the file: DONTNEED would only unmap them here. Punch them
+      // out (the size stays: a reader's mapping past EOF would SIGBUS); readers then read zeros.
+      if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(b->capacity)) != 0) {
+        madvise(b->base, b->capacity, MADV_REMOVE);
+      }
+    } else {
+      madvise(b->base, b->capacity, MADV_DONTNEED);
+    }
   }
   b->trimmed = true;
 }
@@ -296,6 +326,7 @@ void Pool::Teardown() {
     } else {
       if (b->memh != nullptr) ucp_mem_unmap(context_, b->memh);
       munmap(b->base, b->capacity);
+      if (b->fd >= 0) close(b->fd);  // the file goes with the last mapping (a reader's included)
     }
     delete b;
   }

@@ -3,15 +3,20 @@
 // JS is owned by a Lease, which returns it exactly once: from release() (after the JS buffer is
 // detached) or from the finalizer of that buffer, whichever comes first.
 //
-// Blocks are allocated one of two ways (see Allocator): our own anonymous mmap, then ucp_mem_map; or by
+// Blocks are allocated one of two ways (see Allocator): our own mmap, then ucp_mem_map; or by
 // UCX itself (ucp_mem_map with UCP_MEM_MAP_ALLOCATE), which on shared memory puts them in a SysV/POSIX
-// segment that a peer attaches to and reads with a plain copy instead of process_vm_readv.
+// segment that a peer attaches to and reads with a plain copy instead of process_vm_readv. Our own mmap
+// is a MAP_SHARED mapping of a memfd (PROXYSTORE_UCX_SHM=0, or no memfd to be had: anonymous memory), so
+// that a reader on the same host can map the block itself and copy from it (shm.h): UCX 1.13 emulates a
+// ucp_get of such memory over shared memory with active messages the owner must answer.
 //
 // Trimming keeps a steady state resident: idle blocks are given back only beyond
 // max(maxIdleBytes, recentPeakInUse - inUse) resident idle bytes, where the recent peak is the highest
 // in-use total of the last one to two idle windows; least recently returned first. A trimmed block stays
 // mapped for the worker's lifetime (a stale remote reader reads zeros, never unmapped memory) and gives
-// its pages back: mmap blocks are deregistered, then MADV_DONTNEED; UCX blocks keep their registration
+// its pages back: mmap blocks are deregistered, then hole-punched (memfd: fallocate PUNCH_HOLE, as
+// MADV_DONTNEED would free nothing of a shared mapping; the file never shrinks, or a reader's mapping of
+// it would SIGBUS) or MADV_DONTNEED'd (anonymous); UCX blocks keep their registration
 // (ucp_mem_unmap would free them) and are hole-punched with MADV_REMOVE (shared segments; MADV_DONTNEED
 // where that is refused). Everything is unmapped at worker teardown.
 #pragma once
@@ -38,6 +43,8 @@ struct PoolBlock {
   size_t capacity = 0;
   ucp_mem_h memh = nullptr;  // mmap blocks: null while trimmed; UCX blocks: always set (it owns the memory)
   bool ucx_allocated = false;
+  int fd = -1;         // the memfd behind an mmap block (-1: anonymous memory or UCX-allocated)
+  uint64_t inode = 0;  // its inode, which a same-host reader checks
   bool trimmed = false;  // pages given back; reuse faults fresh (zero) pages in
   std::list<PoolBlock*>::iterator lru;  // in Pool::lru_ while idle and resident
 };

@@ -5,6 +5,7 @@
 #include "endpoint.h"
 #include "listener.h"
 #include "memory.h"
+#include "shm.h"
 #include "status.h"
 
 #include <poll.h>
@@ -74,6 +75,7 @@ Worker::Worker(Napi::Env env) : env_(env) {
   uv_unref(reinterpret_cast<uv_handle_t*>(idle_));
   async_ = std::make_unique<Napi::AsyncContext>(env, "ProxyStoreUcxWorker");
   pool_ = std::make_unique<Pool>(context_->handle(), &stats_.mem_maps, loop_);
+  peer_maps_ = std::make_unique<PeerMaps>(&stats_.peer_reads, &stats_.peer_maps);
   napi_add_env_cleanup_hook(env, Cleanup, this);
   Kick();  // the first cycle arms the event fd
 }
@@ -98,6 +100,7 @@ void Worker::Teardown() {
   for (MemoryRegion* r : std::unordered_set<MemoryRegion*>(regions_)) r->Release();
   // Pool blocks still held by JS buffers are unmapped too: no JS runs in this environment any more.
   pool_->Teardown();
+  peer_maps_->Clear();
   for (auto& [key, entry] : reg_cache_) ucp_mem_unmap(context_->handle(), entry.memh);
   reg_cache_.clear();
   // Forced closes complete outstanding requests; give UCX a bounded number of turns to finish them.
@@ -755,6 +758,9 @@ Napi::Value Worker::Stats(Napi::Env env) {
   auto num = [&](const char* name, uint64_t v) { o.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
   num("memMaps", stats_.mem_maps);
   num("regCacheHits", stats_.reg_cache_hits);
+  num("peerReads", stats_.peer_reads);
+  num("peerMaps", stats_.peer_maps);
+  num("peerMapped", peer_maps_->size());
   const PoolStats& p = pool_->stats();
   num("poolHits", p.hits);
   num("poolMisses", p.misses);

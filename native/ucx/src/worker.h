@@ -22,6 +22,7 @@ namespace pxs {
 class Endpoint;
 class Listener;
 class MemoryRegion;
+class PeerMaps;
 class Worker;
 
 // A JS-visible operation: a promise settled when UCX completes the request (or a timeout fires).
@@ -58,6 +59,8 @@ struct WorkerStats {
   uint64_t am_dropped = 0;  // messages dropped on receipt (no memory, no handler any more, receive failed)
   uint64_t mem_maps = 0;  // ucp_mem_map calls
   uint64_t reg_cache_hits = 0;
+  uint64_t peer_reads = 0;  // same-host reads of a peer's memfd block (shm.h)
+  uint64_t peer_maps = 0;   // mappings of peers' blocks made for them
 };
 
 class Worker {
@@ -106,6 +109,7 @@ class Worker {
   void RemoveListener(Listener* l) { listeners_.erase(l); }
   void AddRegion(MemoryRegion* r) { regions_.insert(r); }
   Pool& pool() { return *pool_; }
+  PeerMaps& peer_maps() { return *peer_maps_; }
   // ucp_mem_map of host memory, counted in stats().memMaps; throws a JS error on failure.
   ucp_mem_h MemMap(Napi::Env env, void* address, size_t length);
   // Registration cache for memMap: the same (address, length) shares one ucp_mem_h, refcounted.
@@ -217,6 +221,7 @@ class Worker {
   };
   std::map<std::pair<uintptr_t, size_t>, RegEntry> reg_cache_;
   std::unique_ptr<Pool> pool_;
+  std::unique_ptr<PeerMaps> peer_maps_;
 };
 
 }  // namespace pxs

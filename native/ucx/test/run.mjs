@@ -1,6 +1,6 @@
 // Test driver: for each transport, runs a server and a client process over UCX on loopback, relays the
 // server's address to the client, kills the server when the client asks, and prints the results.
-// Usage: node test/run.mjs [tcp|sm ...]
+// Then the same-host read cases (shm.mjs) and worker threads. Usage: node test/run.mjs [tcp|sm ...]
 import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -102,6 +102,21 @@ async function runExitWithOpenResources(tls) {
     `client ${probe.status} ${probe.stderr.trim().slice(0, 300)} server ${JSON.stringify(s)}`);
 }
 
+function runShm() {
+  // Same-host reads (peerRead) against an owner child: no UCX transport involved, so run once.
+  const env = { ...process.env, UCX_TLS: 'tcp', UCX_WARN_UNUSED_ENV_VARS: 'n' };
+  const r = spawnSync(process.execPath, [here('./shm.mjs')], { env, encoding: 'utf8', timeout: 120000 });
+  let n = 0;
+  for (const line of r.stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const m = JSON.parse(line);
+    record(`[shm] ${m.name}`, m.ok, m.detail);
+    n++;
+  }
+  record('[shm] same-host process exited cleanly', r.status === 0 && n > 0,
+    `status ${r.status} signal ${r.signal} ${r.stderr.trim().slice(0, 300)}`);
+}
+
 function runThreads() {
   const r = spawnSync(process.execPath, [here('./thread.mjs')], {
     env: { ...process.env, UCX_TLS: 'tcp', UCX_WARN_UNUSED_ENV_VARS: 'n' }, encoding: 'utf8', timeout: 60000,
@@ -118,6 +133,7 @@ for (const tls of chosen) {
   await runExitWithOpenResources(tls);
   runPool(tls);
 }
+runShm();
 runThreads();
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;

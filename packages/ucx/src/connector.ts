@@ -26,6 +26,7 @@ import {
   encodeRemoteObject,
   keyOf,
   type RemoteObjectInfo,
+  type SameHostSource,
   type UcxKey,
 } from './descriptor.js';
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
@@ -45,6 +46,7 @@ import {
   withPlacement,
 } from './pull.js';
 import { acquireRegion, regionBytes, releaseRegion } from './regions.js';
+import { defaultSameHost, markUnreachable, sameHostDisabledByEnv, sameHostSource } from './samehost.js';
 import { UcxServer, localServer } from './server.js';
 
 export type UcxMode = 'local' | 'daemon';
@@ -74,13 +76,21 @@ export interface UcxConnectorOptions {
   errorMode?: ErrorMode;
   /** Limit of every UCX operation and control call, in ms. Default 30000. */
   timeoutMs?: number;
+  /**
+   * Same-host reads: a get of an object whose owner runs on this host (same boot, same pid namespace)
+   * copies it straight out of the owner's memfd block (mapped read-only through /proc/<pid>/fd) instead
+   * of an RMA get, which UCX 1.13 emulates over shared memory with active messages the owner must answer.
+   * Default: on when UCX_TLS is unset or names a shared-memory transport (so UCX_TLS=tcp tests tcp).
+   * Env PROXYSTORE_UCX_SAME_HOST=0 turns it off.
+   */
+  sameHost?: boolean;
 }
 
 /** Environment variables a revived UcxConnector reads. */
 export const ENV_DAEMON = 'PROXYSTORE_UCX_DAEMON';
 export const ENV_TOKEN = 'PROXYSTORE_UCX_TOKEN';
 
-const OPTION_FIELDS = ['mode', 'daemon', 'host', 'port', 'token', 'tokenFile', 'errorMode', 'timeoutMs'] as const;
+const OPTION_FIELDS = ['mode', 'daemon', 'host', 'port', 'token', 'tokenFile', 'errorMode', 'timeoutMs', 'sameHost'] as const;
 const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -137,6 +147,10 @@ function checkOptions(input: unknown): UcxConnectorOptions {
       fail(`'timeoutMs' must be an integer from 1 to ${2 ** 31 - 1}`);
     }
     out.timeoutMs = o.timeoutMs;
+  }
+  if (o.sameHost !== undefined) {
+    if (typeof o.sameHost !== 'boolean') fail(`'sameHost' must be a boolean`);
+    out.sameHost = o.sameHost;
   }
   return out;
 }
@@ -286,6 +300,9 @@ export class UcxConnector implements Connector<UcxKey> {
   /** The errorMode in effect (the option, or what UCX_TLS implies). */
   readonly errorMode: ErrorMode;
   readonly timeoutMs: number;
+  /** Whether gets from owners on this host copy from their blocks directly (the option, its default from
+   * UCX_TLS, and PROXYSTORE_UCX_SAME_HOST=0). */
+  readonly sameHost: boolean;
   readonly #options: UcxConnectorOptions;
   readonly #token: string | undefined;
   readonly #owned = new Map<string, UcxKey>();
@@ -300,6 +317,7 @@ export class UcxConnector implements Connector<UcxKey> {
     this.mode = this.#options.mode ?? 'local';
     this.errorMode = this.#options.errorMode ?? defaultErrorMode();
     this.timeoutMs = this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.sameHost = !sameHostDisabledByEnv() && (this.#options.sameHost ?? defaultSameHost());
     this.#token = readToken(this.#options);
     this.#pull = process.env[ENV_PUT] === 'pull';
     retainPeers();
@@ -598,6 +616,7 @@ export class UcxConnector implements Connector<UcxKey> {
     const native = ucx();
     const what = `get of ${k.id} from UCX server ${k.server} (${k.control})`;
     const region = acquireRegion(native, d.length, what);
+    if (this.#readSameHost(native, d, region, what)) return this.#received(region, d);
     const peer = peerFor(`UCX server ${k.server}`, d.workerAddress, this.errorMode);
     try {
       await abortable(
@@ -611,6 +630,29 @@ export class UcxConnector implements Connector<UcxKey> {
       throw err;
     }
     return this.#received(region, d);
+  }
+
+  /**
+   * A same-host read of the whole block into `region` (synchronous: a memcpy from the owner's mapped
+   * memfd). False when there is no same-host path (disabled, another host, no shm fields, or an owner
+   * whose blocks this process may not open: UCX_UNREACHABLE, remembered, read over UCX from then on).
+   * UCX_PEER_GONE and UCX_BAD_KEY are thrown (the region released): no silent fallback, no partial value.
+   */
+  #readSameHost(native: NativeAddon, d: RemoteObjectInfo, region: MemoryRegion, what: string): boolean {
+    if (!this.sameHost) return false;
+    const src: SameHostSource | undefined = sameHostSource(native, d);
+    if (src === undefined) return false;
+    try {
+      native.peerRead(src, region, 0, d.length);
+      return true;
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code === UcxErrorCode.UNREACHABLE) {
+        markUnreachable(src);
+        return false;
+      }
+      releaseRegion(region);
+      throw toUcxError(`${what} (same-host read of process ${src.pid})`, err);
+    }
   }
 
   /** The frames of a block a get filled, or null (and the block released) when it no longer holds the object. */
@@ -637,6 +679,7 @@ export class UcxConnector implements Connector<UcxKey> {
     const native = ucx();
     const what = `get of ${k.id} from UCX server ${k.server} (${k.control})`;
     const region = acquireRegion(native, d.length, what);
+    if (this.#readSameHost(native, d, region, what)) return this.#received(region, d);
     const peer = peerFor(`UCX server ${k.server}`, d.workerAddress, this.errorMode);
     try {
       withPeerSync(peer, what, this.timeoutMs, d.rkey, (ep, rkey) =>

@@ -31,6 +31,20 @@ describe('RemoteObject descriptor', () => {
     expect(decodeRemoteObject(encodeRemoteObject({ ...example, memoryType: 'cuda' })).memoryType).toBe('cuda');
   });
 
+  it('carries the same-host fields when given, and decodes without them as "no same-host path"', () => {
+    const shm = { hostId: 'boot-1:4026531836', pid: 4242, startTime: 123456789n, fd: 27, inode: 2n ** 40n + 5n, offset: 0 };
+    const withShm = { ...example, shm };
+    expect(decodeRemoteObject(encodeRemoteObject(withShm))).toEqual(withShm);
+    expect(descriptorOfKey(JSON.parse(JSON.stringify(keyOf(withShm)))).shm).toEqual(shm);
+    // A descriptor of an older writer (or an owner without memfd blocks) has none.
+    expect(decodeRemoteObject(encodeRemoteObject(example)).shm).toBeUndefined();
+    // A partial set is no same-host path, not a bad key: the UCX get still works.
+    expect(decodeRemoteObject(encodeRemoteObject({ ...example, shm: { ...shm, fd: -1 } })).shm).toBeUndefined();
+    expect(decodeRemoteObject(encodeRemoteObject({ ...example, shm: { ...shm, hostId: '' } })).shm).toBeUndefined();
+    expect(decodeRemoteObject(encodeRemoteObject({ ...example, shm: { ...shm, pid: 0 } })).shm).toBeUndefined();
+    badKey(() => decodeRemoteObject(encodeRemoteObject({ ...example, shm: { ...shm, offset: 2 ** 60 } })));
+  });
+
   it('refuses descriptors whose fields disagree, as UCX_BAD_KEY', () => {
     badKey(() => decodeRemoteObject(encodeRemoteObject({ ...example, length: example.length + 1 })));
     badKey(() => decodeRemoteObject(encodeRemoteObject({ ...example, nonce: new Uint8Array(8) })));

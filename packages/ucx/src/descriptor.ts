@@ -30,6 +30,20 @@ export interface RemoteObjectInfo {
   frameLengths: number[];
   memoryType: MemoryTypeName;
   nonce: Uint8Array;
+  /** Where a reader on the owner's host can map the block itself (absent: read over UCX only). */
+  shm?: SameHostSource;
+}
+
+/** The owner's memfd block, for a same-host read (`peerRead`) instead of an RMA get. */
+export interface SameHostSource {
+  /** The owner's `processIdentity().hostId`: a reader compares it with its own. */
+  hostId: string;
+  pid: number;
+  startTime: bigint;
+  fd: number;
+  inode: bigint;
+  /** The block's offset in the file. */
+  offset: number;
 }
 
 /** A key of the UCX connector: JSON, and self-contained (a get needs no control-plane call). */
@@ -57,6 +71,12 @@ const FIELDS: readonly FieldSpec[] = [
   { kind: 'vector', elementSize: 8 }, // frame_lengths
   { kind: 'scalar', size: 1 }, // memory_type
   bytes, // nonce
+  str, // host_id
+  { kind: 'scalar', size: 4 }, // owner_pid
+  u64, // owner_start
+  { kind: 'scalar', size: 4 }, // shm_fd
+  u64, // shm_inode
+  u64, // shm_offset
 ];
 
 export function encodeRemoteObject(d: RemoteObjectInfo): Uint8Array {
@@ -70,6 +90,7 @@ export function encodeRemoteObject(d: RemoteObjectInfo): Uint8Array {
   const rkey = RemoteObject.createRkeyVector(b, d.rkey);
   const lengths = RemoteObject.createFrameLengthsVector(b, d.frameLengths.map((n) => BigInt(n)));
   const nonce = RemoteObject.createNonceVector(b, d.nonce);
+  const hostId = d.shm === undefined ? 0 : b.createString(d.shm.hostId);
   RemoteObject.startRemoteObject(b);
   RemoteObject.addId(b, id);
   RemoteObject.addServer(b, server);
@@ -81,6 +102,14 @@ export function encodeRemoteObject(d: RemoteObjectInfo): Uint8Array {
   RemoteObject.addFrameLengths(b, lengths);
   RemoteObject.addMemoryType(b, d.memoryType === 'cuda' ? MemoryType.Cuda : MemoryType.Host);
   RemoteObject.addNonce(b, nonce);
+  if (d.shm !== undefined) {
+    RemoteObject.addHostId(b, hostId);
+    RemoteObject.addOwnerPid(b, d.shm.pid);
+    RemoteObject.addOwnerStart(b, d.shm.startTime);
+    RemoteObject.addShmFd(b, d.shm.fd);
+    RemoteObject.addShmInode(b, d.shm.inode);
+    RemoteObject.addShmOffset(b, BigInt(d.shm.offset));
+  }
   RemoteObject.finishRemoteObjectBuffer(b, RemoteObject.endRemoteObject(b));
   return b.asUint8Array();
 }
@@ -137,6 +166,21 @@ export function decodeRemoteObject(buf: Uint8Array, what = 'UCX descriptor'): Re
     throw bad(what, (err as Error).message, err);
   }
   if (layout.length !== d.length) throw bad(what, `length ${d.length} does not match its frames (${layout.length})`);
+  // Same-host fields: all of them or none (an older writer, or an owner without memfd blocks): a partial
+  // set only means "no same-host path", the UCX get still works.
+  const hostId = t.hostId() ?? '';
+  const pid = t.ownerPid();
+  const fd = t.shmFd();
+  if (hostId !== '' && pid > 0 && pid <= 0x7fffffff && fd >= 0) {
+    d.shm = {
+      hostId,
+      pid,
+      startTime: t.ownerStart(),
+      fd,
+      inode: t.shmInode(),
+      offset: safe(t.shmOffset(), what, 'shm offset'),
+    };
+  }
   return d;
 }
 

@@ -23,6 +23,8 @@ export type NativeErrorCode =
   | 'UCX_CLOSED'
   | 'UCX_BUSY'
   | 'UCX_MEMORY_TYPE_UNSUPPORTED'
+  /** peerRead: the file at the source's fd is another block (inode) or too short for the read. */
+  | 'UCX_BAD_KEY'
   | 'UCX_ERROR';
 
 export interface NativeError extends Error {
@@ -65,6 +67,12 @@ export interface MemoryRegion {
   readonly address: bigint;
   /** Whether the region came from `acquire()` (a block of the registration pool). */
   readonly pooled: boolean;
+  /**
+   * Where a same-host reader finds these bytes without UCX (`peerRead`): the memfd behind a pooled
+   * region's block in this process, its inode, and the region's offset in that file (0). Null for other
+   * regions, a released one, and blocks without a memfd (PROXYSTORE_UCX_SHM=0, allocator 'ucx').
+   */
+  readonly shm: { fd: number; inode: bigint; offset: number } | null;
   /** The packed remote key a peer unpacks with `Endpoint.unpackRkey`. */
   packRkey(): ArrayBuffer;
   /** Deregisters (memMap/allocate; a memMap registration shared through the cache goes when its last
@@ -178,8 +186,8 @@ export interface PoolOptions {
    * idle windows (`idleWindowMs` each, 0 = trim beyond maxIdleBytes at once), so blocks that come back in bursts when V8 collects values stay resident for
    * the next burst, and are trimmed by a timer once the peak has passed. A trimmed block stays mapped
    * while the worker lives (a stale remote reader reads zeros, never unmapped memory). Blocks mapped by
-   * the addon are deregistered, then madvise(MADV_DONTNEED)'d (a pinned verbs registration would keep
-   * the old pages alive), and reusing one registers it again (counted in memMaps); blocks UCX allocated
+   * the addon are deregistered (a pinned verbs registration would keep the old pages alive), then
+   * hole-punched (fallocate PUNCH_HOLE of their memfd; madvise(MADV_DONTNEED) for anonymous ones), and reusing one registers it again (counted in memMaps); blocks UCX allocated
    * (allocator 'ucx') keep their registration and are hole-punched
    * (MADV_REMOVE). Block capacities are size classes, four per power of two (64 KiB minimum, under 25%
    * over the requested length). Default 256 MiB. */
@@ -228,8 +236,33 @@ export interface NativeStats {
   /** Bytes of idle blocks whose pages were given back to the OS so far (cumulative; they stay mapped, and
    * are reused). */
   poolTrimmedBytes: number;
+  /** Same-host reads (`peerRead`) done, and mappings of peers' blocks made for them. */
+  peerReads: number;
+  peerMaps: number;
+  /** Peers' blocks mapped now. */
+  peerMapped: number;
   /** Which allocator new pool blocks come from ('auto' resolved). */
   poolAllocator: 'mmap' | 'ucx';
+}
+
+/** Names this process for same-host reads. */
+export interface ProcessIdentity {
+  pid: number;
+  /** Field 22 of /proc/self/stat (clock ticks after boot): with the pid, names one process per boot. */
+  startTime: bigint;
+  /** `<boot_id>:<inode of /proc/self/ns/pid>`: equal only on the same host, in the same pid namespace
+   * (where /proc/<pid> names the same process). */
+  hostId: string;
+}
+
+/** A peer's memfd block, as its descriptor names it (its `processIdentity()` and its region's `shm`). */
+export interface PeerSource {
+  pid: number;
+  startTime: bigint;
+  fd: number;
+  inode: bigint;
+  /** Byte offset in the file. */
+  offset: number;
 }
 
 /** The addon module. */
@@ -267,6 +300,20 @@ export interface NativeAddon {
    */
   releaseBuffer(buffer: ArrayBuffer | ArrayBufferView): boolean;
   configurePool(options: PoolOptions): void;
+  /** This process's identity for same-host reads. */
+  processIdentity(): ProcessIdentity;
+  /**
+   * Copies `length` bytes at `source.offset` of a same-host peer's memfd block into `region` at
+   * `regionOffset`, synchronously (memcpy; the peer does nothing). The peer's block is mapped read-only
+   * and the mapping kept (per thread, the 256 most recently used; `stats().peerMaps` counts new ones):
+   * on a miss the peer's start time, the file's inode and size are checked. Throws UCX_PEER_GONE (the
+   * process is gone, its pid names another, or it closed the block), UCX_UNREACHABLE (no permission to
+   * open /proc/<pid>/fd/<fd>: read over UCX instead), UCX_BAD_KEY (another file at that fd, or too short),
+   * UCX_BUSY (an RMA operation uses `region`), UCX_CLOSED (region released). A block the peer trimmed
+   * reads as zeros. A mapped block outlives its owner: a read after the owner died still returns its
+   * last bytes (the layout's nonces tell whether they still hold the object).
+   */
+  peerRead(source: PeerSource, region: MemoryRegion, regionOffset: number, length: number): void;
   /** One progress cycle from JS; returns the number of UCX events it handled. */
   progress(): number;
   stats(): NativeStats;

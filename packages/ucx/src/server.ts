@@ -50,6 +50,7 @@ import {
 } from './pull.js';
 import { peerFor, releasePeers, retainPeers, withPeer } from './peers.js';
 import { acquireRegion, regionBytes, releaseRegion } from './regions.js';
+import { processIdentityOf } from './samehost.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -206,7 +207,14 @@ export class UcxServer {
   }
 
   #descriptor(id: string, region: MemoryRegion, layout: Layout, nonce: Uint8Array): RemoteObjectInfo {
+    // A reader on this host maps the block's memfd and copies from it instead of an RMA get, which UCX
+    // 1.13 would emulate over shared memory with active messages this process must answer.
+    const me = processIdentityOf(this.#native);
+    const shm = region.shm;
     return {
+      ...(me === null || shm === null
+        ? {}
+        : { shm: { hostId: me.hostId, pid: me.pid, startTime: me.startTime, fd: shm.fd, inode: shm.inode, offset: shm.offset } }),
       id,
       server: this.id,
       control: this.#address,

@@ -58,6 +58,11 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
     it('runs with this UCX_TLS and the error mode it implies', () => {
       expect(process.env.UCX_TLS).toBe(tls);
       expect(new UcxConnector().errorMode).toBe(sharedMemory ? 'none' : 'peer');
+      // Same-host reads replace UCX's shared memory, and stay out of the way of a tcp run.
+      expect(new UcxConnector().sameHost).toBe(sharedMemory);
+      expect(new UcxConnector({ sameHost: true }).sameHost).toBe(true);
+      expect(new UcxConnector({ sameHost: false }).config().options).toMatchObject({ sameHost: false });
+      expect(UcxConnector.fromConfig({ sameHost: false }).sameHost).toBe(false);
     });
 
     // (a) the core contract, local mode (the test process serves its own puts) ...
@@ -207,6 +212,61 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         expect(await c.getBatch(puts.map((p) => p.key))).toHaveLength(16);
       });
 
+      // Same-host reads: over sm a get copies from the owner's memfd block (peerRead), never over tcp.
+      it(`gets ${sharedMemory ? 'go through same-host reads (peerRead)' : 'go over UCX, not peerRead'} (get and getSync)`, async () => {
+        const { key, sha256: digest } = await owner.put([[3 * MiB, 21]]);
+        const before = ucxStats();
+        expect(sha256((await c.get(key)) ?? [])).toBe(digest);
+        expect(sha256(c.getSync(key) ?? [])).toBe(digest);
+        const after = ucxStats();
+        expect(after.peerReads - before.peerReads).toBe(sharedMemory ? 2 : 0);
+        expect(decodeRemoteObject(Buffer.from(key.descriptor, 'base64')).shm).toMatchObject({ pid: expect.any(Number), fd: expect.any(Number) });
+        await owner.evict(key);
+        // An evicted object read through the same mapping is gone, as over UCX.
+        expect(await c.get(key)).toBeNull();
+        expect(c.getSync(key)).toBeNull();
+      });
+
+      it('sameHost: false reads over UCX, and still correctly', async () => {
+        const { key, sha256: digest } = await owner.put([[2 * MiB + 5, 22]]);
+        const off = new UcxConnector({ timeoutMs, sameHost: false });
+        try {
+          const before = ucxStats();
+          expect(sha256((await off.get(key)) ?? [])).toBe(digest);
+          expect(sha256(off.getSync(key) ?? [])).toBe(digest);
+          expect(ucxStats().peerReads - before.peerReads).toBe(0);
+        } finally {
+          await off.close();
+          await owner.evict(key);
+        }
+      });
+
+      it('a descriptor naming another host reads over UCX', async () => {
+        const { key, sha256: digest } = await owner.put([[MiB + 7, 23]]);
+        const d = decodeRemoteObject(Buffer.from(key.descriptor, 'base64'));
+        expect(d.shm).toBeDefined();
+        const elsewhere: UcxKey = {
+          ...key,
+          descriptor: Buffer.from(encodeRemoteObject({ ...d, shm: { ...d.shm!, hostId: 'another-boot-id:4026531836' } })).toString('base64'),
+        };
+        const before = ucxStats();
+        expect(sha256((await c.get(elsewhere)) ?? [])).toBe(digest);
+        expect(sha256(c.getSync(elsewhere) ?? [])).toBe(digest);
+        expect(ucxStats().peerReads - before.peerReads).toBe(0);
+        if (sharedMemory) {
+          // The same descriptor with our host id but another inode at that fd: a typed error, no fallback.
+          const wrong: UcxKey = {
+            ...key,
+            descriptor: Buffer.from(encodeRemoteObject({ ...d, shm: { ...d.shm!, inode: d.shm!.inode + 1n } })).toString('base64'),
+          };
+          const e = await failure(() => c.get(wrong));
+          expect(e.error).toBeInstanceOf(UcxError);
+          expect(e.code).toBe('UCX_BAD_KEY');
+          expect((await failure(() => c.getSync(wrong))).code).toBe('UCX_BAD_KEY');
+        }
+        await owner.evict(key);
+      });
+
       // (g) bad input.
       it('a stale key after evict is null; a garbled descriptor is UCX_BAD_KEY; CUDA is refused', async () => {
         const { key } = await owner.put([[1000, 3]]);
@@ -230,10 +290,17 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         const cuda: UcxKey = { ...live, descriptor: Buffer.from(encodeRemoteObject({ ...d, memoryType: 'cuda' })).toString('base64') };
         expect((await failure(() => c.get(cuda))).code).toBe('UCX_MEMORY_TYPE_UNSUPPORTED');
         expect((await failure(() => c.getSync(cuda))).code).toBe('UCX_MEMORY_TYPE_UNSUPPORTED');
-        // A descriptor pointing at the wrong place in the owner reads something that does not check: null.
+        // A descriptor pointing at the wrong place in the owner reads something that does not check: null
+        // (over UCX the remote address, on the same host the offset in the owner's memfd).
         const shifted: UcxKey = {
           ...live,
-          descriptor: Buffer.from(encodeRemoteObject({ ...d, remoteAddress: d.remoteAddress + 64n })).toString('base64'),
+          descriptor: Buffer.from(
+            encodeRemoteObject({
+              ...d,
+              remoteAddress: d.remoteAddress + 64n,
+              ...(d.shm === undefined ? {} : { shm: { ...d.shm, offset: d.shm.offset + 64 } }),
+            }),
+          ).toString('base64'),
         };
         expect(await c.get(shifted)).toBeNull();
         // The untouched key still reads.
@@ -315,11 +382,12 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
       });
 
       // (d) the owner dies mid-get: a typed error within a bounded time, never a hang.
-      it(`the owner SIGKILLed mid-get of a large object: ${sharedMemory ? 'UCX_TIMEOUT' : 'UCX_PEER_GONE'}, get and getSync`, async () => {
+      it(`over UCX: the owner SIGKILLed mid-get of a large object: ${sharedMemory ? 'UCX_TIMEOUT' : 'UCX_PEER_GONE'}, get and getSync`, async () => {
         const expected = sharedMemory ? 'UCX_TIMEOUT' : 'UCX_PEER_GONE';
         // Over shared memory only the operation's limit ends it: a short one here.
         const limit = sharedMemory ? 1_500 : timeoutMs;
-        const reader = new UcxConnector({ timeoutMs: limit });
+        // sameHost: false keeps these reads on UCX over sm too (the same-host path is the next case).
+        const reader = new UcxConnector({ timeoutMs: limit, sameHost: false });
         // Async get in this process.
         const victim = await UcxChild.start({ tls, connector: { timeoutMs } });
         const { key } = await victim.put([[768 * MiB, 0]]);
@@ -338,7 +406,7 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
 
         // getSync blocks its thread: the consumer is a child, and this process kills the owner.
         const victim2 = await UcxChild.start({ tls, connector: { timeoutMs } });
-        const consumer = await UcxChild.start({ tls, connector: { timeoutMs: limit } });
+        const consumer = await UcxChild.start({ tls, connector: { timeoutMs: limit, sameHost: false } });
         try {
           const { key: big } = await victim2.put([[768 * MiB, 0]]);
           const { key: tiny } = await victim2.put([[10, 1]]);
@@ -357,6 +425,51 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
           await victim2.kill();
         }
       }, 120_000);
+
+      // (d') over sm with same-host reads a get is a memcpy, over before a kill could land in it. What a
+      // dead owner means there: a block this process never mapped is UCX_PEER_GONE at once (its
+      // /proc/<pid>/fd is gone); a block it mapped before the kill still reads, its pages live while
+      // mapped, and the nonces say whether they still hold the object.
+      if (sharedMemory) {
+        it('same-host reads: the owner SIGKILLed, a block never mapped is UCX_PEER_GONE at once, get and getSync', async () => {
+          const reader = new UcxConnector({ timeoutMs });
+          const victim = await UcxChild.start({ tls, connector: { timeoutMs } });
+          const { key: big } = await victim.put([[48 * MiB, 0]]);
+          const { key: small, sha256: smallDigest } = await victim.put([[10, 1]]);
+          const before = ucxStats();
+          expect(sha256((await reader.get(small)) ?? [])).toBe(smallDigest);
+          await victim.kill();
+          const started = performance.now();
+          const e = await failure(() => reader.get(big));
+          expect(e.error).toBeInstanceOf(UcxError);
+          expect(e.code).toBe('UCX_PEER_GONE');
+          expect((await failure(async () => reader.getSync(big))).code).toBe('UCX_PEER_GONE');
+          expect(performance.now() - started).toBeLessThan(1_000);
+          // Mapped before the kill: the dead owner's block still reads whole.
+          expect(sha256((await reader.get(small)) ?? [])).toBe(smallDigest);
+          expect(ucxStats().peerReads - before.peerReads).toBe(2);
+          await reader.close();
+
+          // getSync in a consumer child, the owner killed by this process.
+          const victim2 = await UcxChild.start({ tls, connector: { timeoutMs } });
+          const consumer = await UcxChild.start({ tls, connector: { timeoutMs } });
+          try {
+            const { key: big2 } = await victim2.put([[48 * MiB, 0]]);
+            const { key: tiny } = await victim2.put([[10, 1]]);
+            expect((await consumer.getSync(tiny)).found).toBe(true);
+            await victim2.kill();
+            const started2 = performance.now();
+            const e2 = await failure(() => consumer.getSync(big2));
+            expect(e2.code).toBe('UCX_PEER_GONE');
+            expect(performance.now() - started2).toBeLessThan(2_000);
+            expect((await consumer.getSync(tiny)).found).toBe(true);
+            expect((await consumer.stats()).peerReads).toBe(2);
+          } finally {
+            await consumer.stop();
+            await victim2.kill();
+          }
+        }, 60_000);
+      }
     });
 
     // (f) 10,000 cycles through a daemon: staging, pulls, RMA gets and evicts, with RSS bounded.

@@ -156,8 +156,52 @@ nonceArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * Same-host reads (all of the following, or none: "read over UCX"). UCX 1.13 emulates an RMA get over
+ * shared memory with active messages when the memory is not UCX's own, so a reader on the owner's host
+ * maps the owner's memfd block (/proc/<owner_pid>/fd/<shm_fd>) and copies from it instead.
+ * The owner's host: `<boot_id>:<inode of its pid namespace>`.
+ */
+hostId():string|null
+hostId(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+hostId(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+/**
+ * The owner's pid and start time (field 22 of /proc/<pid>/stat: a reused pid names another process).
+ */
+ownerPid():number {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+ownerStart():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+/**
+ * The owner's fd of the memfd holding the block, its inode, and the block's offset in it.
+ */
+shmFd():number {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : -1;
+}
+
+shmInode():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+shmOffset():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startRemoteObject(builder:flatbuffers.Builder) {
-  builder.startObject(10);
+  builder.startObject(16);
 }
 
 static addId(builder:flatbuffers.Builder, idOffset:flatbuffers.Offset) {
@@ -248,6 +292,30 @@ static startNonceVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addHostId(builder:flatbuffers.Builder, hostIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(10, hostIdOffset, 0);
+}
+
+static addOwnerPid(builder:flatbuffers.Builder, ownerPid:number) {
+  builder.addFieldInt32(11, ownerPid, 0);
+}
+
+static addOwnerStart(builder:flatbuffers.Builder, ownerStart:bigint) {
+  builder.addFieldInt64(12, ownerStart, BigInt('0'));
+}
+
+static addShmFd(builder:flatbuffers.Builder, shmFd:number) {
+  builder.addFieldInt32(13, shmFd, -1);
+}
+
+static addShmInode(builder:flatbuffers.Builder, shmInode:bigint) {
+  builder.addFieldInt64(14, shmInode, BigInt('0'));
+}
+
+static addShmOffset(builder:flatbuffers.Builder, shmOffset:bigint) {
+  builder.addFieldInt64(15, shmOffset, BigInt('0'));
+}
+
 static endRemoteObject(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -261,7 +329,7 @@ static finishSizePrefixedRemoteObjectBuffer(builder:flatbuffers.Builder, offset:
   builder.finish(offset, 'PSUX', true);
 }
 
-static createRemoteObject(builder:flatbuffers.Builder, idOffset:flatbuffers.Offset, serverOffset:flatbuffers.Offset, controlOffset:flatbuffers.Offset, workerAddressOffset:flatbuffers.Offset, remoteAddress:bigint, rkeyOffset:flatbuffers.Offset, length:bigint, frameLengthsOffset:flatbuffers.Offset, memoryType:MemoryType, nonceOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createRemoteObject(builder:flatbuffers.Builder, idOffset:flatbuffers.Offset, serverOffset:flatbuffers.Offset, controlOffset:flatbuffers.Offset, workerAddressOffset:flatbuffers.Offset, remoteAddress:bigint, rkeyOffset:flatbuffers.Offset, length:bigint, frameLengthsOffset:flatbuffers.Offset, memoryType:MemoryType, nonceOffset:flatbuffers.Offset, hostIdOffset:flatbuffers.Offset, ownerPid:number, ownerStart:bigint, shmFd:number, shmInode:bigint, shmOffset:bigint):flatbuffers.Offset {
   RemoteObject.startRemoteObject(builder);
   RemoteObject.addId(builder, idOffset);
   RemoteObject.addServer(builder, serverOffset);
@@ -273,6 +341,12 @@ static createRemoteObject(builder:flatbuffers.Builder, idOffset:flatbuffers.Offs
   RemoteObject.addFrameLengths(builder, frameLengthsOffset);
   RemoteObject.addMemoryType(builder, memoryType);
   RemoteObject.addNonce(builder, nonceOffset);
+  RemoteObject.addHostId(builder, hostIdOffset);
+  RemoteObject.addOwnerPid(builder, ownerPid);
+  RemoteObject.addOwnerStart(builder, ownerStart);
+  RemoteObject.addShmFd(builder, shmFd);
+  RemoteObject.addShmInode(builder, shmInode);
+  RemoteObject.addShmOffset(builder, shmOffset);
   return RemoteObject.endRemoteObject(builder);
 }
 }

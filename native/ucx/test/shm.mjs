@@ -1,0 +1,149 @@
+// Same-host reads (peerRead) against an owner child process: memfd-backed pool blocks read without
+// UCX, the checks that guard them (pid reuse, inode, size), trimmed blocks, and a dead owner. Prints one
+// JSON line per result for the driver: {"name", "ok", "detail"}.
+import { fork, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { checkPattern, ucx } from './common.mjs';
+
+const here = (f) => fileURLToPath(new URL(f, import.meta.url));
+const report = (name, ok, detail = '') => console.log(JSON.stringify({ name, ok, detail: String(detail) }));
+async function test(name, fn) {
+  try {
+    report(name, true, (await fn()) ?? '');
+  } catch (err) {
+    report(name, false, `${err?.code ?? ''} ${err?.stack ?? err}`);
+  }
+}
+const assert = (cond, msg) => { if (!cond) throw new Error(msg); };
+const expectCode = (fn, code) => {
+  try { fn(); } catch (err) { if (err.code === code) return err; throw err; }
+  throw new Error(`expected ${code}, nothing thrown`);
+};
+
+function startOwner() {
+  const child = fork(here('./shm-owner.mjs'), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let seq = 0;
+  const waiting = new Map();
+  let hello;
+  const ready = new Promise((resolve) => { hello = resolve; });
+  child.on('message', (m) => {
+    if (m.seq === 0) hello(m);
+    else waiting.get(m.seq)?.(m);
+  });
+  const ask = (msg) => new Promise((resolve, reject) => {
+    const s = ++seq;
+    waiting.set(s, (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
+    child.send({ ...msg, seq: s });
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, ready, ask, exited };
+}
+
+const owner = startOwner();
+const hello = await owner.ready;
+const me = ucx.processIdentity();
+const source = (exposed) => ({
+  pid: hello.pid,
+  startTime: BigInt(hello.startTime),
+  fd: exposed.shm.fd,
+  inode: BigInt(exposed.shm.inode),
+  offset: exposed.shm.offset,
+});
+const SIZE = 8 << 20;
+
+await test('processIdentity: pid, start time, the same host id as a child (boot id + pid namespace)', () => {
+  assert(me.pid === process.pid && typeof me.startTime === 'bigint' && me.startTime > 0n, JSON.stringify(me, (_, v) => String(v)));
+  assert(/^[0-9a-f-]{36}:\d+$/.test(me.hostId), `hostId ${me.hostId}`);
+  assert(hello.hostId === me.hostId, `child ${hello.hostId} vs ${me.hostId}`);
+  assert(BigInt(hello.startTime) >= me.startTime, 'the child started before us');
+  return me.hostId;
+});
+
+let a;
+await test('peerRead copies a child\'s memfd block (pattern checked); the mapping is cached', async () => {
+  a = await owner.ask({ type: 'expose', size: SIZE, seed: 41 });
+  assert(a.shm !== null && a.shm.fd >= 0 && a.shm.offset === 0, `shm ${JSON.stringify(a.shm)}`);
+  const region = ucx.acquire(SIZE);
+  const s0 = ucx.stats();
+  let t = performance.now();
+  ucx.peerRead(source(a), region, 0, SIZE);
+  const first = performance.now() - t;
+  assert(checkPattern(new Uint8Array(region.buffer), 41) === -1, 'bytes differ');
+  // A part of it, at an offset of both: the file offset and the region offset.
+  const part = ucx.acquire(4096 * 3);
+  ucx.peerRead({ ...source(a), offset: 4096 }, part, 4096, 8192);
+  const want = new Uint8Array(region.buffer, 4096, 8192);
+  assert(Buffer.compare(Buffer.from(part.buffer, 4096, 8192), Buffer.from(want)) === 0, 'partial read differs');
+  t = performance.now();
+  ucx.peerRead(source(a), region, 0, SIZE);
+  const second = performance.now() - t;
+  const s1 = ucx.stats();
+  assert(s1.peerReads - s0.peerReads === 3 && s1.peerMaps - s0.peerMaps === 1, `reads +${s1.peerReads - s0.peerReads} maps +${s1.peerMaps - s0.peerMaps}`);
+  region.release();
+  part.release();
+  return `8 MiB: ${first.toFixed(1)} ms (mapping), ${second.toFixed(1)} ms (cached); peerMaps +1, peerReads +3`;
+});
+
+await test('peerRead refuses: another inode or a read past the file (UCX_BAD_KEY), another start time (UCX_PEER_GONE)', () => {
+  const region = ucx.acquire(SIZE);
+  const e1 = expectCode(() => ucx.peerRead({ ...source(a), inode: BigInt(a.shm.inode) + 1n }, region, 0, 64), 'UCX_BAD_KEY');
+  const big = ucx.acquire(SIZE + 4096);
+  const e2 = expectCode(() => ucx.peerRead({ ...source(a), fd: a.shm.fd }, big, 0, SIZE + 4096), 'UCX_BAD_KEY');
+  expectCode(() => ucx.peerRead({ ...source(a), offset: SIZE }, region, 0, 1), 'UCX_BAD_KEY');
+  const e3 = expectCode(() => ucx.peerRead({ ...source(a), startTime: BigInt(hello.startTime) + 1n }, region, 0, 64), 'UCX_PEER_GONE');
+  expectCode(() => ucx.peerRead({ ...source(a), fd: 9999 }, region, 0, 64), 'UCX_PEER_GONE');
+  // The caller's own mistakes are TypeErrors and RangeErrors; a released region is UCX_CLOSED.
+  let range = false;
+  try { ucx.peerRead(source(a), region, 1, SIZE); } catch (e) { range = e instanceof RangeError; }
+  assert(range, 'a read past the region was accepted');
+  let type = false;
+  try { ucx.peerRead({ pid: hello.pid }, region, 0, 1); } catch (e) { type = e instanceof TypeError; }
+  assert(type, 'a source without fields was accepted');
+  big.release();
+  region.release();
+  expectCode(() => ucx.peerRead(source(a), region, 0, 64), 'UCX_CLOSED');
+  return [e1, e2, e3].map((e) => e.message).join(' | ');
+});
+
+await test('a block its owner trimmed reads as zeros (through the mapping made before the trim)', async () => {
+  const b = await owner.ask({ type: 'expose', size: 6 << 20, seed: 42 });
+  const region = ucx.acquire(6 << 20);
+  ucx.peerRead(source(b), region, 0, 6 << 20);
+  assert(checkPattern(new Uint8Array(region.buffer), 42) === -1, 'bytes differ before the trim');
+  const { trimmed } = await owner.ask({ type: 'trim', id: b.id });
+  assert(trimmed >= 6 << 20, `owner trimmed ${trimmed}`);
+  ucx.peerRead(source(b), region, 0, 6 << 20);
+  const view = new Uint8Array(region.buffer);
+  assert(view.every((x) => x === 0), 'a trimmed block (cached mapping) is not zeros');
+  region.release();
+  return `owner poolTrimmedBytes ${trimmed}`;
+});
+
+await test('owner SIGKILLed: a block mapped before still reads; a block never mapped is UCX_PEER_GONE', async () => {
+  const c = await owner.ask({ type: 'expose', size: 2 << 20, seed: 43 });
+  const d = await owner.ask({ type: 'expose', size: 3 << 20, seed: 44 });
+  const region = ucx.acquire(3 << 20);
+  ucx.peerRead(source(c), region, 0, 2 << 20);
+  owner.child.kill('SIGKILL');
+  const exit = await owner.exited;
+  // Reaped now: /proc/<pid> is gone (a zombie would have no fds either: ENOENT, the same code).
+  const e = expectCode(() => ucx.peerRead(source(d), region, 0, 3 << 20), 'UCX_PEER_GONE');
+  ucx.peerRead(source(c), region, 0, 2 << 20);
+  assert(checkPattern(new Uint8Array(region.buffer, 0, 2 << 20), 43) === -1, 'the mapped block of a dead owner differs');
+  region.release();
+  return `${JSON.stringify(exit)}; ${e.message}`;
+});
+
+await test('PROXYSTORE_UCX_SHM=0: pool blocks are anonymous memory (region.shm null)', () => {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import { ucx } from ${JSON.stringify(here('./common.mjs'))};
+    const r = ucx.acquire(1 << 20);
+    console.log(JSON.stringify(r.shm));`], { env: { ...process.env, PROXYSTORE_UCX_SHM: '0' }, encoding: 'utf8', timeout: 30000 });
+  assert(r.status === 0 && r.stdout.trim() === 'null', `status ${r.status} ${r.stdout} ${r.stderr.slice(0, 300)}`);
+  const mine = ucx.acquire(1 << 20);
+  assert(mine.shm !== null, 'memfd blocks are the default');
+  mine.release();
+  assert(mine.shm === null, 'a released region still names its block');
+});
+
+report('nothing mapped after the cases but what the cache holds', ucx.stats().peerMapped <= 3, JSON.stringify(ucx.stats()));
