@@ -139,7 +139,17 @@ Napi::Value MemoryRegion::Acquire(const Napi::CallbackInfo& info) {
   int64_t length = LengthArg(info, "acquire", true);
   Worker* worker = Worker::Get(env);
   CheckMemoryType(env, info[1], worker, "acquire");
-  PoolLease* lease = worker->pool().Acquire(env, static_cast<size_t>(length));
+  // options.shared (default true): a block this process may serve (a memfd same-host readers map);
+  // false: private memory, for a value read into it.
+  bool shared = true;
+  if (info[1].IsObject()) {
+    Napi::Value v = info[1].As<Napi::Object>().Get("shared");
+    if (!v.IsUndefined()) {
+      if (!v.IsBoolean()) throw Napi::TypeError::New(env, "acquire: options.shared must be a boolean");
+      shared = v.As<Napi::Boolean>().Value();
+    }
+  }
+  PoolLease* lease = worker->pool().Acquire(env, static_cast<size_t>(length), shared);
   return FromLease(env, worker, lease, static_cast<size_t>(length));
 }
 

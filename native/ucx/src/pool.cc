@@ -95,9 +95,10 @@ ucs_status_t Register(ucp_context_h context, PoolBlock* b, uint64_t* counter) {
 }
 }  // namespace
 
-PoolBlock* Pool::NewBlock(Napi::Env env, size_t cap) {
+PoolBlock* Pool::NewBlock(Napi::Env env, size_t cap, bool shared) {
   auto* block = new PoolBlock{};
   block->capacity = cap;
+  block->shared = shared;
   if (ucx_alloc_) {
     ucp_mem_map_params_t params{};
     params.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH |
@@ -127,7 +128,7 @@ PoolBlock* Pool::NewBlock(Napi::Env env, size_t cap) {
   // A memfd, so that same-host readers can map the block (shm.h). Without one (PROXYSTORE_UCX_SHM=0,
   // EMFILE, an old kernel) the block is anonymous memory, read over UCX only.
   int fd = -1;
-  if (ShmBlocksEnabled()) {
+  if (shared && ShmBlocksEnabled()) {
     fd = memfd_create("proxystore-ucx", MFD_CLOEXEC);
     struct stat st {};
     if (fd >= 0 && (ftruncate(fd, static_cast<off_t>(cap)) != 0 || fstat(fd, &st) != 0)) {
@@ -175,11 +176,11 @@ PoolBlock* Pool::NewBlock(Napi::Env env, size_t cap) {
   return block;
 }
 
-PoolLease* Pool::Acquire(Napi::Env env, size_t length) {
+PoolLease* Pool::Acquire(Napi::Env env, size_t length, bool shared) {
   if (length > kMaxBlock) throw Napi::RangeError::New(env, "acquire: byteLength too large");
   size_t cap = CapacityFor(length);
   PoolBlock* block = nullptr;
-  auto it = idle_.find(cap);
+  auto it = idle_.find(IdleKey(cap, shared));
   if (it != idle_.end() && !it->second.empty()) {
     block = it->second.back();
     it->second.pop_back();
@@ -200,7 +201,7 @@ PoolLease* Pool::Acquire(Napi::Env env, size_t length) {
     block->trimmed = false;
     ++stats_.hits;
   } else {
-    block = NewBlock(env, cap);
+    block = NewBlock(env, cap, shared);
     blocks_.push_back(block);
     ++stats_.misses;
   }
@@ -222,7 +223,7 @@ void Pool::Return(PoolLease* lease) {
   stats_.in_use_bytes -= block->capacity;
   stats_.idle_bytes += block->capacity;
   resident_idle_bytes_ += block->capacity;
-  idle_[block->capacity].push_back(block);
+  idle_[IdleKey(block->capacity, block->shared)].push_back(block);
   block->lru = lru_.insert(lru_.end(), block);
   Trim();
 }
@@ -300,7 +301,7 @@ void Pool::Trim() {
     resident_idle_bytes_ -= b->capacity;
     stats_.trimmed_bytes += b->capacity;
     // Trimmed blocks go to the front of their class, so that resident ones are reused first.
-    std::vector<PoolBlock*>& list = idle_[b->capacity];
+    std::vector<PoolBlock*>& list = idle_[IdleKey(b->capacity, b->shared)];
     list.erase(std::find(list.begin(), list.end(), b));
     list.insert(list.begin(), b);
   }

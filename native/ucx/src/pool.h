@@ -43,6 +43,7 @@ struct PoolBlock {
   size_t capacity = 0;
   ucp_mem_h memh = nullptr;  // mmap blocks: null while trimmed; UCX blocks: always set (it owns the memory)
   bool ucx_allocated = false;
+  bool shared = false;  // asked for as a block others may read (a memfd where one can be had)
   int fd = -1;         // the memfd behind an mmap block (-1: anonymous memory or UCX-allocated)
   uint64_t inode = 0;  // its inode, which a same-host reader checks
   bool trimmed = false;  // pages given back; reuse faults fresh (zero) pages in
@@ -80,7 +81,10 @@ class Pool {
   ~Pool();
 
   // A block with capacity >= length, registered; throws a JS error (as C++ exception) on failure.
-  PoolLease* Acquire(Napi::Env env, size_t length);
+  // `shared`: a block that will be served (same-host readers map it: a memfd); otherwise private
+  // anonymous memory (what a value read into it needs: transparent huge pages, no file). Blocks of the
+  // two kinds are pooled apart.
+  PoolLease* Acquire(Napi::Env env, size_t length, bool shared = true);
   // Returns the lease's block to the idle set once; later calls are no-ops. No external-memory
   // accounting here: V8 counts the bytes of every ArrayBuffer, external ones over a block included (and
   // starts a collection once they rise 64 MiB over their level after the last one), so telling it of
@@ -107,7 +111,9 @@ class Pool {
   void Roll(uint64_t now_ms);
   void ArmTimer(uint64_t now_ms);
   uint64_t Budget() const;
-  PoolBlock* NewBlock(Napi::Env env, size_t cap);
+  PoolBlock* NewBlock(Napi::Env env, size_t cap, bool shared);
+  // The idle list of a block's kind: capacities are page multiples, so the low bit tells the kinds apart.
+  static size_t IdleKey(size_t cap, bool shared) { return cap | (shared ? 1 : 0); }
   void TrimBlock(PoolBlock* b);
 
   ucp_context_h context_;

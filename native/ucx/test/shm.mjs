@@ -146,4 +146,28 @@ await test('PROXYSTORE_UCX_SHM=0: pool blocks are anonymous memory (region.shm n
   assert(mine.shm === null, 'a released region still names its block');
 });
 
+await test("acquire({ shared: false }): private memory (region.shm null), pooled apart from shared blocks", () => {
+  const base = ucx.stats();
+  const priv = ucx.acquire(3 << 20, { shared: false });
+  assert(priv.shm === null, 'a private block names a memfd');
+  const privAddr = priv.address;
+  priv.release();
+  // A shared acquire of the same size does not take the idle private block, and the other way round.
+  const shared = ucx.acquire(3 << 20);
+  assert(shared.shm !== null && shared.address !== privAddr, 'a shared acquire took the private block');
+  const sharedAddr = shared.address;
+  shared.release();
+  const again = ucx.acquire(3 << 20, { shared: false });
+  assert(again.address === privAddr, 'the idle private block was not reused');
+  again.release();
+  const sharedAgain = ucx.acquire(3 << 20, { shared: true });
+  assert(sharedAgain.address === sharedAddr && sharedAgain.shm !== null, 'the idle shared block was not reused');
+  sharedAgain.release();
+  let typeErr = false;
+  try { ucx.acquire(10, { shared: 'yes' }); } catch (e) { typeErr = e instanceof TypeError; }
+  assert(typeErr, 'a non-boolean shared accepted');
+  const s = ucx.stats();
+  return `poolHits +${s.poolHits - base.poolHits}, poolMisses +${s.poolMisses - base.poolMisses}`;
+});
+
 report('nothing mapped after the cases but what the cache holds', ucx.stats().peerMapped <= 3, JSON.stringify(ucx.stats()));

@@ -45,7 +45,7 @@ import {
   parseJson,
   withPlacement,
 } from './pull.js';
-import { acquireRegion, regionBytes, releaseRegion } from './regions.js';
+import { PRIVATE, acquireRegion, regionBytes, releaseRegion } from './regions.js';
 import { defaultSameHost, markUnreachable, sameHostDisabledByEnv, sameHostSource } from './samehost.js';
 import { UcxServer, localServer } from './server.js';
 
@@ -484,7 +484,8 @@ export class UcxConnector implements Connector<UcxKey> {
     let region: MemoryRegion | undefined;
     let block: Uint8Array | undefined;
     if (inPlace < 0) {
-      region = acquireRegion(native, layout.length, `put of ${id}`);
+      // Only sent (or, with the pull, read by the daemon over UCX): never mapped by a same-host reader.
+      region = acquireRegion(native, layout.length, `put of ${id}`, this.#pull ? undefined : PRIVATE);
       block = regionBytes(region);
       writeObject(block, layout, frames, nonce);
     }
@@ -615,8 +616,14 @@ export class UcxConnector implements Connector<UcxKey> {
     if (local !== undefined) return local.read(k.id, d.nonce);
     const native = ucx();
     const what = `get of ${k.id} from UCX server ${k.server} (${k.control})`;
-    const region = acquireRegion(native, d.length, what);
-    if (this.#readSameHost(native, d, region, what)) return this.#received(region, d);
+    const region = acquireRegion(native, d.length, what, PRIVATE);
+    if (this.#readSameHost(native, d, region, what)) {
+      // The copy never waited: yield one loop turn, as any I/O would, so timers and I/O run between such
+      // gets and the finalizers of values collected meanwhile give their blocks back (Node runs them
+      // between turns; a loop of gets that never yields would map a fresh block every time).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return this.#received(region, d);
+    }
     const peer = peerFor(`UCX server ${k.server}`, d.workerAddress, this.errorMode);
     try {
       await abortable(
@@ -678,7 +685,7 @@ export class UcxConnector implements Connector<UcxKey> {
     if (local !== undefined) return local.read(k.id, d.nonce);
     const native = ucx();
     const what = `get of ${k.id} from UCX server ${k.server} (${k.control})`;
-    const region = acquireRegion(native, d.length, what);
+    const region = acquireRegion(native, d.length, what, PRIVATE);
     if (this.#readSameHost(native, d, region, what)) return this.#received(region, d);
     const peer = peerFor(`UCX server ${k.server}`, d.workerAddress, this.errorMode);
     try {

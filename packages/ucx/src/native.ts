@@ -57,6 +57,15 @@ export interface MemoryOptions {
   memoryType?: MemoryTypeName;
 }
 
+export interface AcquireOptions extends MemoryOptions {
+  /**
+   * Default true: a block this process may serve, backed by a memfd that same-host readers map
+   * (`region.shm`). False: private anonymous memory (transparent huge pages where the kernel gives
+   * them, no file), for a value read into the block. The two kinds are pooled apart.
+   */
+  shared?: boolean;
+}
+
 /** Registered memory (`ucp_mem_map`): RMA reads and writes it, a peer reaches it through `packRkey()`. */
 export interface MemoryRegion {
   /** The bytes. For a pooled region this is an external ArrayBuffer over the pool block. */
@@ -292,7 +301,7 @@ export interface NativeAddon {
   allocate(byteLength: number, options?: MemoryOptions): MemoryRegion;
   /** A region of exactly `byteLength` bytes (0 allowed) from this thread's pool of registered blocks
    * (power-of-two capacities, page-aligned, not zeroed): no `ucp_mem_map` when an idle block fits. */
-  acquire(byteLength: number, options?: MemoryOptions): MemoryRegion;
+  acquire(byteLength: number, options?: AcquireOptions): MemoryRegion;
   /**
    * Gives back the pool block under `buffer` (the external buffer of an `acquire()`, or a view of it) as
    * its region's `release()` would: the buffer is detached, every view of it becomes empty. False for any

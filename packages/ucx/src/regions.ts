@@ -2,10 +2,13 @@
 // Every failure is a UcxError; a release that UCX refuses because an operation still uses the block (a
 // timed-out get in errorMode 'none') leaves the block to the garbage collector, which returns it.
 import { toUcxError } from './errors.js';
-import { loadNative, type MemoryRegion, type MemoryOptions, type NativeAddon } from './native.js';
+import { loadNative, type AcquireOptions, type MemoryRegion, type NativeAddon } from './native.js';
 
-/** A pooled region of exactly `length` bytes. */
-export function acquireRegion(native: NativeAddon, length: number, what: string, options?: MemoryOptions): MemoryRegion {
+/**
+ * A pooled region of exactly `length` bytes: shared (servable, a memfd same-host readers map) unless
+ * `options.shared` is false, as for a value read into it or a block only sent.
+ */
+export function acquireRegion(native: NativeAddon, length: number, what: string, options?: AcquireOptions): MemoryRegion {
   try {
     return native.acquire(length, options);
   } catch (err) {
@@ -17,6 +20,9 @@ export function acquireRegion(native: NativeAddon, length: number, what: string,
 export function regionBytes(region: MemoryRegion): Uint8Array {
   return new Uint8Array(region.buffer, region.byteOffset, region.byteLength);
 }
+
+/** A private block (not served): what a get reads a value into, or a producer stages a push in. */
+export const PRIVATE: AcquireOptions = { shared: false };
 
 /** Gives the block back now; when UCX still uses it, later (when its buffer is collected). */
 export function releaseRegion(region: MemoryRegion): void {

@@ -381,6 +381,22 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         }
       });
 
+      it('back-to-back gets that leave their values to the collector reuse blocks (the loop turns between gets)', async () => {
+        // A get that never waits (a same-host copy) still yields a loop turn: Node runs the finalizers
+        // that give collected values' blocks back between turns, so a loop of gets must not map a fresh
+        // block each time (it did: 100 misses in 100 gets over shared memory).
+        const { key } = await owner.put([[4 * MiB, 4]]);
+        try {
+          const before = ucxStats();
+          for (let i = 0; i < 100; i++) expect((await c.get(key))?.[0]?.byteLength).toBe(4 * MiB);
+          const after = ucxStats();
+          expect(after.poolMisses - before.poolMisses).toBeLessThanOrEqual(50);
+          expect(after.poolHits - before.poolHits).toBeGreaterThanOrEqual(50);
+        } finally {
+          await owner.evict(key);
+        }
+      });
+
       // (d) the owner dies mid-get: a typed error within a bounded time, never a hang.
       it(`over UCX: the owner SIGKILLed mid-get of a large object: ${sharedMemory ? 'UCX_TIMEOUT' : 'UCX_PEER_GONE'}, get and getSync`, async () => {
         const expected = sharedMemory ? 'UCX_TIMEOUT' : 'UCX_PEER_GONE';
