@@ -402,43 +402,30 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         const expected = sharedMemory ? 'UCX_TIMEOUT' : 'UCX_PEER_GONE';
         // Over shared memory only the operation's limit ends it: a short one here.
         const limit = sharedMemory ? 1_500 : timeoutMs;
-        // sameHost: false keeps these reads on UCX over sm too (the same-host path is the next case).
-        const reader = new UcxConnector({ timeoutMs: limit, sameHost: false });
-        // Async get in this process.
-        const victim = await UcxChild.start({ tls, connector: { timeoutMs } });
-        const { key } = await victim.put([[768 * MiB, 0]]);
-        const { key: small } = await victim.put([[10, 1]]);
-        expect(await reader.get(small)).not.toBeNull(); // the endpoint is up: the kill lands in the transfer
-        const started = performance.now();
-        const reading = failure(() => reader.get(key));
-        await new Promise((r) => setTimeout(r, 5));
-        await victim.kill();
-        const e = await reading;
-        const elapsed = performance.now() - started;
-        expect(e.error).toBeInstanceOf(UcxError);
-        expect(e.code).toBe(expected);
-        expect(elapsed).toBeLessThan(limit + 5_000);
-        await reader.close();
-
-        // getSync blocks its thread: the consumer is a child, and this process kills the owner.
-        const victim2 = await UcxChild.start({ tls, connector: { timeoutMs } });
-        const consumer = await UcxChild.start({ tls, connector: { timeoutMs: limit, sameHost: false } });
-        try {
-          const { key: big } = await victim2.put([[768 * MiB, 0]]);
-          const { key: tiny } = await victim2.put([[10, 1]]);
-          expect((await consumer.getSync(tiny)).found).toBe(true);
-          const started2 = performance.now();
-          const syncRead = failure(() => consumer.getSync(big));
-          await new Promise((r) => setTimeout(r, 20));
-          await victim2.kill();
-          const e2 = await syncRead;
-          expect(e2.code).toBe(expected);
-          expect(performance.now() - started2).toBeLessThan(limit + 5_000);
-          // The consumer is still responsive after the failure.
-          expect((await consumer.stats()).pendingOps).toBeGreaterThanOrEqual(0);
-        } finally {
-          await consumer.stop();
-          await victim2.kill();
+        // The reads run in consumer children (getSync blocks its thread, and over shared memory UCX 1.13
+        // can leave a worker whose read from a killed owner timed out unable to deliver later messages:
+        // see docs/ucx.md, Failures), with sameHost: false to keep them on UCX over sm too (the
+        // same-host path is the next case). This process only kills owners.
+        for (const op of ['get', 'getSync'] as const) {
+          const victim = await UcxChild.start({ tls, connector: { timeoutMs } });
+          const consumer = await UcxChild.start({ tls, connector: { timeoutMs: limit, sameHost: false } });
+          try {
+            const { key: big } = await victim.put([[768 * MiB, 0]]);
+            const { key: tiny } = await victim.put([[10, 1]]);
+            expect((await consumer[op](tiny)).found).toBe(true); // the endpoint is up: the kill lands in the transfer
+            const started = performance.now();
+            const reading = failure(() => consumer[op](big));
+            await new Promise((r) => setTimeout(r, op === 'get' ? 5 : 20));
+            await victim.kill();
+            const e = await reading;
+            expect(e.code, op).toBe(expected);
+            expect(performance.now() - started, op).toBeLessThan(limit + 5_000);
+            // The consumer is still responsive after the failure.
+            expect((await consumer.stats()).pendingOps).toBeGreaterThanOrEqual(0);
+          } finally {
+            await consumer.stop();
+            await victim.kill();
+          }
         }
       }, 120_000);
 
