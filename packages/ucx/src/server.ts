@@ -9,6 +9,7 @@
 // node-local daemon.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { totalmem } from 'node:os';
 import { assertFrames, newId, type Frames } from '@proxystore/core';
 import {
   ControlError,
@@ -679,5 +680,7 @@ function setPushSlot(native: NativeAddon): void {
   for (const s of servers.values()) {
     maxBlock = Math.max(maxBlock, Math.min(s.maxBytes, s.maxObjectSize + PUSH_BLOCK_SLACK));
   }
+  // Without limits, still no block larger than this machine's memory: no such object could be kept.
+  maxBlock = Math.min(maxBlock, totalmem());
   native.setAmHandler(AM_PUSH_REQUEST, onPushRequest, { receive: 'placed', maxBlock });
 }
