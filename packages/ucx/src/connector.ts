@@ -461,10 +461,11 @@ export class UcxConnector implements Connector<UcxKey> {
   }
 
   /**
-   * A daemon-mode put: one copy of the frames into a pooled registered block (the object's layout, as the
-   * daemon will keep it), then one active message to the daemon with that block as its data (rendezvous:
-   * the daemon receives it straight into a block of its pool and keeps that block). The daemon answers
-   * with its descriptor or a typed error. With PROXYSTORE_UCX_PUT=pull the message carries the block's
+   * A daemon-mode put: one active message to the daemon whose data lands (rendezvous for large objects)
+   * in a block of the daemon's pool that the daemon keeps. An object with one large frame sends that
+   * frame from where it lies, the other frames inline in the header (frameInPlace); any other object is
+   * first copied once into a pooled block in its layout, which is sent whole. The daemon answers with its
+   * descriptor or a typed error. With PROXYSTORE_UCX_PUT=pull the message carries a staged block's
    * descriptor instead and the daemon reads the block by RMA get.
    */
   async #putDaemon(frames: Frames, options?: IoOptions): Promise<UcxKey> {
