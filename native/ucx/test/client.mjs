@@ -1,6 +1,6 @@
 // Client role: runs the cases against the server whose port and worker address the driver passes in,
 // and reports each result to the driver over IPC.
-import { AM, checkPattern, fillPattern, json, parse, ucx } from './common.mjs';
+import { AM, caseRunner, checkPattern, fillPattern, json, parse, ucx } from './common.mjs';
 
 const { port, address, victim } = JSON.parse(process.env.UCX_TEST_PEER);
 // Over shared memory (UCX 1.13) there is no peer failure detection and no sockaddr connection without
@@ -29,14 +29,7 @@ function withTimeout(promise, ms, what) {
   ]);
 }
 
-async function test(name, fn) {
-  try {
-    const detail = await fn();
-    report(name, true, detail ?? '');
-  } catch (err) {
-    report(name, false, `${err?.code ?? ''} ${err?.stack ?? err}`);
-  }
-}
+const test = caseRunner(report);
 
 async function echo(ep, size) {
   const data = new Uint8Array(size);

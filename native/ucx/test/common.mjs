@@ -25,3 +25,32 @@ export function checkPattern(bytes, seed) {
 
 export const json = (value) => new TextEncoder().encode(JSON.stringify(value));
 export const parse = (buffer) => JSON.parse(new TextDecoder().decode(buffer));
+
+/** One result as the driver reads it from a child's stdout: a JSON line {"name", "ok", "detail"}. */
+export const printReport = (name, ok, detail = '') => console.log(JSON.stringify({ name, ok, detail: String(detail) }));
+
+/** A case runner that reports through `report`: what `fn` returns is the detail, a throw a failure. */
+export function caseRunner(report) {
+  return async function test(name, fn) {
+    try {
+      report(name, true, (await fn()) ?? '');
+    } catch (err) {
+      report(name, false, `${err?.code ?? ''} ${err?.stack ?? err}`);
+    }
+  };
+}
+
+export const assert = (cond, msg) => {
+  if (!cond) throw new Error(msg);
+};
+
+/** The error `fn` throws, which must carry `code`. */
+export const expectCode = (fn, code) => {
+  try {
+    fn();
+  } catch (err) {
+    if (err.code === code) return err;
+    throw err;
+  }
+  throw new Error(`expected ${code}, nothing thrown`);
+};

@@ -1,18 +1,11 @@
 // Single-process cases (run with --expose-gc): the pool of registered blocks, the memMap registration
 // cache, memory types, and getSync on a loopback endpoint to this process's own worker. Prints one
 // JSON line per result for the driver: {"name", "ok", "detail"}.
-import { checkPattern, fillPattern, ucx } from './common.mjs';
+import { assert, caseRunner, checkPattern, expectCode, fillPattern, printReport, ucx } from './common.mjs';
 
 const tcp = process.env.UCX_TLS === 'tcp';
-const report = (name, ok, detail = '') => console.log(JSON.stringify({ name, ok, detail: String(detail) }));
-async function test(name, fn) {
-  try {
-    report(name, true, (await fn()) ?? '');
-  } catch (err) {
-    report(name, false, `${err?.code ?? ''} ${err?.stack ?? err}`);
-  }
-}
-const assert = (cond, msg) => { if (!cond) throw new Error(msg); };
+const report = printReport;
+const test = caseRunner(report);
 const stats = () => ucx.stats();
 const tick = () => new Promise((r) => setTimeout(r, 5));
 /** Collects garbage until `until()` holds (finalizers of external buffers run after a GC, later). */
@@ -23,10 +16,6 @@ async function collect(until, rounds = 200) {
   }
   return until();
 }
-const expectCode = (fn, code) => {
-  try { fn(); } catch (err) { if (err.code === code) return err; throw err; }
-  throw new Error(`expected ${code}, nothing thrown`);
-};
 
 if (tcp) {
   await test('pool: acquire/release 1000× reuses one registered block (memMaps does not grow)', () => {

@@ -3,22 +3,11 @@
 // JSON line per result for the driver: {"name", "ok", "detail"}.
 import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { checkPattern, ucx } from './common.mjs';
+import { assert, caseRunner, checkPattern, expectCode, printReport, ucx } from './common.mjs';
 
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
-const report = (name, ok, detail = '') => console.log(JSON.stringify({ name, ok, detail: String(detail) }));
-async function test(name, fn) {
-  try {
-    report(name, true, (await fn()) ?? '');
-  } catch (err) {
-    report(name, false, `${err?.code ?? ''} ${err?.stack ?? err}`);
-  }
-}
-const assert = (cond, msg) => { if (!cond) throw new Error(msg); };
-const expectCode = (fn, code) => {
-  try { fn(); } catch (err) { if (err.code === code) return err; throw err; }
-  throw new Error(`expected ${code}, nothing thrown`);
-};
+const report = printReport;
+const test = caseRunner(report);
 
 function startOwner() {
   const child = fork(here('./shm-owner.mjs'), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
