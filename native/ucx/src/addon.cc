@@ -64,7 +64,7 @@ Napi::Value SetAmHandler(const Napi::CallbackInfo& info) {
       max_block = static_cast<uint64_t>(d);
     }
   }
-  Worker::Get(env)->SetAmHandler(info[0].As<Napi::Number>().Uint32Value(), info[1], pooled, placed, max_block);
+  Worker::Get(env)->SetAmHandler(AmId(env, info[0], "setAmHandler"), info[1], pooled, placed, max_block);
   return env.Undefined();
 }
 

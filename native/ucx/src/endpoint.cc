@@ -182,8 +182,7 @@ Napi::Value Endpoint::RejectIfUnusable(Napi::Env env, const char* what) {
 // amSend(id, header, data: bytes | MemoryRegion, { protocol?: 'eager' | 'rndv', timeoutMs? }) -> Promise<void>
 Napi::Value Endpoint::AmSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "amSend: id must be a number");
-  unsigned id = info[0].As<Napi::Number>().Uint32Value();
+  unsigned id = AmId(env, info[0], "amSend");
   Bytes header = GetBytes(info[1], "amSend header", true);
   // A registered region as data: UCX sends from it with its memory handle (no registration lookup).
   MemoryRegion* region = nullptr;

@@ -60,6 +60,7 @@ Worker::Worker(Napi::Env env) : env_(env) {
     ucp_worker_destroy(handle_);
     Check(env, status, "ucp_worker_get_efd");
   }
+  InstallAmSink();
   if (napi_get_uv_event_loop(env, &loop_) != napi_ok) {
     ucp_worker_destroy(handle_);
     throw Napi::Error::New(env, "no libuv loop for this environment");
@@ -466,6 +467,42 @@ void Worker::RegRelease(uint8_t* address, size_t length) {
 }
 
 // ---- active messages ----
+
+unsigned AmId(Napi::Env env, Napi::Value value, const char* what) {
+  double id = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
+  if (!(id >= 0 && id <= kMaxAmId && id == static_cast<double>(static_cast<unsigned>(id)))) {
+    throw Napi::TypeError::New(env, std::string(what) + ": id must be an integer in 0.." + std::to_string(kMaxAmId));
+  }
+  return static_cast<unsigned>(id);
+}
+
+// UCX 1.13 keeps one handler entry per AM id, in an array as long as the highest id registered, and its
+// receive path for messages with a reply endpoint (every amSend of ours) indexes that array without a
+// bounds check: a message for an id above the highest registered one crashed this process (SIGSEGV in
+// ucp_am_handler_reply). Registering the highest id there is makes the array span every id, so such a
+// message meets an empty entry, which UCX drops with a warning; the highest id itself gets this handler,
+// which drops too (until setAmHandler claims it). The array costs about 1.5 MiB per worker.
+void Worker::InstallAmSink() {
+  ucp_am_handler_param_t p{};
+  p.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG |
+                 UCP_AM_HANDLER_PARAM_FIELD_FLAGS;
+  p.id = kMaxAmId;
+  p.flags = UCP_AM_FLAG_WHOLE_MSG;
+  p.cb = OnUnclaimedAm;
+  p.arg = this;
+  ucs_status_t status = ucp_worker_set_am_recv_handler(handle_, &p);
+  if (status != UCS_OK) {
+    ucp_worker_destroy(handle_);
+    handle_ = nullptr;
+    Check(env_, status, "ucp_worker_set_am_recv_handler");
+  }
+}
+
+ucs_status_t Worker::OnUnclaimedAm(void* arg, const void*, size_t, void*, size_t, const ucp_am_recv_param_t*) {
+  // Returning UCS_OK without receiving drops the data; a rendezvous sender is still released by UCX.
+  ++static_cast<Worker*>(arg)->stats_.am_dropped;
+  return UCS_OK;
+}
 
 ucs_status_t Worker::OnAm(void* arg, const void* header, size_t header_length, void* data, size_t length,
                           const ucp_am_recv_param_t* param) {

@@ -63,6 +63,11 @@ struct WorkerStats {
   uint64_t peer_maps = 0;   // mappings of peers' blocks made for them
 };
 
+// Active-message ids are 16-bit on the wire (UCX's AM header): setAmHandler and amSend take 0..kMaxAmId.
+constexpr unsigned kMaxAmId = 0xFFFF;
+// `value` as an AM id; a TypeError naming `what` unless it is an integer in 0..kMaxAmId.
+unsigned AmId(Napi::Env env, Napi::Value value, const char* what);
+
 class Worker {
  public:
   // The worker of `env`'s thread, created on first use.
@@ -180,6 +185,10 @@ class Worker {
 
   static ucs_status_t OnAm(void* arg, const void* header, size_t header_length, void* data, size_t length,
                            const ucp_am_recv_param_t* param);
+  // The handler of every id nobody registered (see InstallAmSink).
+  static ucs_status_t OnUnclaimedAm(void* arg, const void* header, size_t header_length, void* data,
+                                    size_t length, const ucp_am_recv_param_t* param);
+  void InstallAmSink();
   static void OnRndvComplete(void* request, ucs_status_t status, size_t length, void* user_data);
   static void OnTimer(uv_timer_t* timer);
 

@@ -1,5 +1,7 @@
 // Client role: runs the cases against the server whose port and worker address the driver passes in,
 // and reports each result to the driver over IPC.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { AM, caseRunner, checkPattern, fillPattern, json, parse, ucx } from './common.mjs';
 
 const { port, address, victim } = JSON.parse(process.env.UCX_TEST_PEER);
@@ -164,6 +166,46 @@ await test('pooled AM slot without a handler drops messages (the rendezvous send
   await ep.amSend(AM.pooledVoid, null, new Uint8Array(100), { timeoutMs: 30000 });
   const after = await serverStats();
   if (after.amDropped - before !== 2) throw new Error(`amDropped went from ${before} to ${after.amDropped}`);
+});
+
+// UCX 1.13 indexes its handler array by the message's id without a bounds check on the reply path (every
+// amSend carries a reply endpoint): a process whose worker had no handler registered yet (a NULL array)
+// crashed (SIGSEGV) on any such message, and one with handlers read past the array's end. The addon now
+// registers the highest id at start-up, so the array spans every id. UCX drops an eager message for an
+// empty id (with a warning) and refuses a rendezvous one, which fails the send; id 0xffff is the
+// addon's own handler until someone claims it, which drops both and counts them.
+await test('AMs for ids a peer never registered: eager dropped, rendezvous refused to the sender; the peer stays up', async () => {
+  const bare = fork(fileURLToPath(new URL('./bare.mjs', import.meta.url)), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise((resolve) => bare.once('exit', (code, signal) => resolve(`exited (${signal ?? code})`)));
+  const ask = () => Promise.race([new Promise((resolve) => { bare.once('message', resolve); bare.send('stats'); }), exited]);
+  try {
+    const ready = await Promise.race([new Promise((resolve) => bare.once('message', resolve)), exited]);
+    if (typeof ready === 'string') throw new Error(`bare peer ${ready}`);
+    const peer = await ucx.connectAddress(Buffer.from(ready.address, 'base64'), { errorMode, timeoutMs: 10000 });
+    await peer.amSend(0x6901, null, new Uint8Array(100), { timeoutMs: 30000 });
+    let err;
+    try { await peer.amSend(0x6901, null, new Uint8Array(16 << 20), { timeoutMs: 30000 }); } catch (e) { err = e; }
+    if (err?.code !== 'UCX_ERROR' || !/INVALID_PARAM/.test(err.message)) throw new Error(`rendezvous to an empty id: ${err ?? 'sent'}`);
+    await peer.amSend(0xffff, null, new Uint8Array(100), { timeoutMs: 30000 });
+    await peer.amSend(0xffff, null, new Uint8Array(16 << 20), { timeoutMs: 30000 });
+    const answer = await ask();
+    if (typeof answer === 'string') throw new Error(`bare peer ${answer}`);
+    if (answer.stats.amDropped !== 2) throw new Error(`bare peer dropped ${answer.stats.amDropped} messages, not 2`);
+    await peer.close({ force: true });
+  } finally {
+    bare.kill();
+  }
+});
+
+await test('AM ids outside 0..65535 are a TypeError, in setAmHandler and amSend', async () => {
+  for (const id of [-1, 65536, 1.5, Number.NaN]) {
+    let err;
+    try { ucx.setAmHandler(id, null); } catch (e) { err = e; }
+    if (!(err instanceof TypeError) || !/0\.\.65535/.test(err.message)) throw new Error(`setAmHandler(${id}): ${err}`);
+    err = undefined;
+    try { await ep.amSend(id, null, null); } catch (e) { err = e; }
+    if (!(err instanceof TypeError) || !/0\.\.65535/.test(err.message)) throw new Error(`amSend(${id}): ${err}`);
+  }
 });
 
 await test('setAmHandler rejects an unknown receive mode; amSend a released region', async () => {

@@ -116,6 +116,8 @@ export interface Endpoint {
    * Active message `id` with a header and data; the peer's handler gets both. `data` may be a registered
    * region (all its bytes are sent, with its memory handle, so UCX neither registers nor looks the
    * buffer up); the region is pinned until the send completes (release/unmap throw UCX_BUSY meanwhile).
+   * `id` is 0..65535 (TypeError otherwise). A peer with no handler for `id` drops an eager message and
+   * refuses a rendezvous one (UCX_ERROR, UCS_ERR_INVALID_PARAM).
    */
   amSend(
     id: number,
@@ -279,7 +281,11 @@ export interface NativeAddon {
   contextInfo(): ContextInfo;
   /** This thread's worker address, for `connectAddress` in a peer. */
   workerAddress(): ArrayBuffer;
-  /** Handler of active message `id` on this thread (null: drop them). The options hold until changed. */
+  /**
+   * Handler of active message `id` (0..65535, TypeError otherwise) on this thread (null: drop them). The
+   * options hold until changed. Messages for ids without a handler are dropped; the worker never crashes
+   * on one (native/ucx/README.md, "UCX 1.13 facts").
+   */
   setAmHandler(id: number, handler: AmHandler | null, options?: AmHandlerOptions): void;
   listen(
     options: { host?: string; port?: number; errorMode?: ErrorMode },
