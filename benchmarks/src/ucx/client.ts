@@ -62,7 +62,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 await serveRequests(async () => {
   const ucx = loadNative();
-  let raw: { ep: Endpoint; rkey: RemoteKey; address: bigint; dest: MemoryRegion; putSource: MemoryRegion } | undefined;
+  let raw: { ep: Endpoint; pushEp: Endpoint; rkey: RemoteKey; address: bigint; dest: MemoryRegion; putSource: MemoryRegion } | undefined;
   let pullDone: (() => void) | undefined;
   const empty = new Uint8Array(0);
   let pushSource: MemoryRegion | undefined;
@@ -111,7 +111,7 @@ await serveRequests(async () => {
           if (bytes > 0) randomFillSync(new Uint8Array(pushSource.buffer, pushSource.byteOffset, bytes));
         }
         const done = new Promise<void>((resolve) => (pullDone = resolve));
-        await raw.ep.amSend(AM_RAW_PUSH, empty, pushSource);
+        await raw.pushEp.amSend(AM_RAW_PUSH, empty, pushSource);
         await done;
       },
     },
@@ -146,11 +146,16 @@ await serveRequests(async () => {
     async setup(req) {
       const { maxBytes, errorMode, owner } = req as unknown as SetupOptions & { owner: RemoteBlock };
       const ep = await ucx.connectAddress(fromBase64(owner.worker), { errorMode });
+      // Raw pushes go over an endpoint of the errorMode the connector's daemon puts push with (over tcp
+      // 'none': UCX 1.13 gives a 'peer' endpoint there no zero-copy rendezvous), so both move bytes alike.
+      const { pushErrorMode } = await import('@proxystore/ucx');
+      const pushMode = pushErrorMode(errorMode);
+      const pushEp = pushMode === errorMode ? ep : await ucx.connectAddress(fromBase64(owner.worker), { errorMode: pushMode });
       const dest = ucx.allocate(maxBytes);
       const putSource = ucx.allocate(maxBytes);
       const bytes = new Uint8Array(putSource.buffer, putSource.byteOffset, putSource.byteLength);
       for (let at = 0; at < maxBytes; at += 1 << 30) randomFillSync(bytes, at, Math.min(1 << 30, maxBytes - at));
-      raw = { ep, rkey: ep.unpackRkey(fromBase64(owner.rkey)), address: BigInt(owner.address), dest, putSource };
+      raw = { ep, pushEp, rkey: ep.unpackRkey(fromBase64(owner.rkey)), address: BigInt(owner.address), dest, putSource };
       const block: RemoteBlock = { worker: toBase64(ucx.workerAddress()), address: putSource.address.toString(), rkey: toBase64(putSource.packRkey()) };
       return block;
     },

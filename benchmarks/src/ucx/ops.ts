@@ -95,7 +95,7 @@ export function perftestCandidate(op: UcxOp, transport: UcxTransport): Candidate
 /** The raw addon operation under each op, as timed in the client process. */
 export const RAW_IMPL: Record<UcxOp, { impl: UcxImpl; name: string }> = {
   get: { impl: 'rma-get', name: 'ep.get(region, 0, n, address, rkey) into a preallocated registered region' },
-  put: { impl: 'push-put', name: 'ep.amSend(bytes of a registered region) → a pooled block of the owner (rendezvous) → its empty AM' },
+  put: { impl: 'push-put', name: 'ep.amSend(bytes of a registered region) → a pooled block of the owner (rendezvous) → its empty AM, over an endpoint of the daemon put\'s pushErrorMode' },
 };
 
 export function sessionCandidate(session: Pick<UcxRawSession, 'run'>, impl: UcxImpl, label: string, name: string): Candidate {

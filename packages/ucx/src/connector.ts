@@ -31,7 +31,7 @@ import {
 } from './descriptor.js';
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
 import { NONCE_SIZE, checkObject, clearNonce, frameViews, layoutOf, newNonce, writeObject } from './layout.js';
-import { defaultErrorMode, ucx } from './native-loader.js';
+import { defaultErrorMode, pushErrorMode, ucx } from './native-loader.js';
 import type { ErrorMode, MemoryRegion, NativeAddon } from './native.js';
 import { type Peer, peerFor, peerStats, releasePeers, retainPeers, withPeer, withPeerSync } from './peers.js';
 import {
@@ -299,6 +299,10 @@ export class UcxConnector implements Connector<UcxKey> {
   readonly mode: UcxMode;
   /** The errorMode in effect (the option, or what UCX_TLS implies). */
   readonly errorMode: ErrorMode;
+  /** The errorMode of the endpoint a daemon-mode put pushes over: 'none' where UCX_TLS is tcp only
+   * (UCX 1.13 gives a tcp endpoint with peer-failure handling no zero-copy rendezvous), else errorMode
+   * (and errorMode with PROXYSTORE_UCX_PUT=pull, where the daemon reads from the producer instead). */
+  readonly pushErrorMode: ErrorMode;
   readonly timeoutMs: number;
   /** Whether gets from owners on this host copy from their blocks directly (the option, its default from
    * UCX_TLS, and PROXYSTORE_UCX_SAME_HOST=0). */
@@ -316,10 +320,11 @@ export class UcxConnector implements Connector<UcxKey> {
     this.#options = checkOptions(options);
     this.mode = this.#options.mode ?? 'local';
     this.errorMode = this.#options.errorMode ?? defaultErrorMode();
+    this.#pull = process.env[ENV_PUT] === 'pull';
+    this.pushErrorMode = this.#pull ? this.errorMode : pushErrorMode(this.errorMode);
     this.timeoutMs = this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.sameHost = !sameHostDisabledByEnv() && (this.#options.sameHost ?? defaultSameHost());
     this.#token = readToken(this.#options);
-    this.#pull = process.env[ENV_PUT] === 'pull';
     retainPeers();
   }
 
@@ -495,13 +500,16 @@ export class UcxConnector implements Connector<UcxKey> {
     const auth = this.#token === undefined ? {} : { token: this.#token };
     let timer: NodeJS.Timeout | undefined;
     let peer: Peer | undefined;
+    let stopWatching: (() => void) | undefined;
     try {
       if (!replyHandlerSet) {
         native.setAmHandler(AM_PULL_REPLY, onPullReply);
         replyHandlerSet = true;
       }
+      let failReply: (err: unknown) => void = () => {};
       const reply = new Promise<{ kind: PullKind; a: Uint8Array; b: Uint8Array }>((resolve, reject) => {
         pendingPulls.set(seq, { resolve });
+        failReply = reject;
         timer = setTimeout(() => {
           pendingPulls.delete(seq);
           reject(new UcxError(UcxErrorCode.TIMEOUT, `${what}: no answer within ${this.timeoutMs} ms`));
@@ -509,9 +517,16 @@ export class UcxConnector implements Connector<UcxKey> {
       });
       reply.catch(() => {});
       // In flight until the answer comes: the endpoint to the daemon must not be closed as idle while
-      // the daemon receives (a large object on a busy node takes longer than the idle limit).
-      peer = peerFor(`daemon ${this.#options.daemon}`, daemon.workerAddress, this.errorMode);
+      // the daemon receives (a large object on a busy node takes longer than the idle limit). Puts go over
+      // an endpoint of pushErrorMode (errorMode for a pull: the daemon reads from us over one of its own
+      // errorMode, which UCX pairs with our first endpoint to it, and the two modes must agree).
+      peer = peerFor(`daemon ${this.#options.daemon}`, daemon.workerAddress, this.pushErrorMode);
       peer.begin();
+      // A daemon that dies after taking the bytes never answers: its endpoint's failure ends the wait.
+      stopWatching = peer.onFailure((err) => {
+        this.#daemon = null;  // a restarted daemon has a new worker address
+        failReply(toUcxError(`${what}: the connection to the daemon failed`, err));
+      });
       try {
         const ep = await peer.endpoint(this.timeoutMs).catch((err: unknown) => {
           throw toUcxError(`${what}: connecting`, err);
@@ -581,6 +596,7 @@ export class UcxConnector implements Connector<UcxKey> {
       throw err;
     } finally {
       clearTimeout(timer);
+      stopWatching?.();
       peer?.end();
       // The daemon has its copy (or gave up). Pull: a late read of this block now sees it released.
       // Push: a send that timed out but still runs inside UCX delivers a block the daemon refuses.

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeRemoteObject, descriptorOfKey, encodeRemoteObject, keyOf, type RemoteObjectInfo } from './descriptor.js';
 import { layoutOf, newNonce } from './layout.js';
-import { defaultErrorMode } from './native-loader.js';
+import { defaultErrorMode, pushErrorMode } from './native-loader.js';
 
 const frameLengths = [5, 0, 4097];
 const example: RemoteObjectInfo = {
@@ -92,5 +92,20 @@ describe('default error mode', () => {
     expect(defaultErrorMode('sm,self,tcp')).toBe('peer');
     expect(defaultErrorMode('^tcp')).toBe('peer');
     expect(defaultErrorMode('rc,sm')).toBe('peer');
+  });
+});
+
+describe('push error mode', () => {
+  it("is 'none' where UCX_TLS is tcp (and self) alone, else the connector's errorMode", () => {
+    expect(pushErrorMode('peer', 'tcp')).toBe('none');
+    expect(pushErrorMode('peer', ' TCP , self')).toBe('none');
+    expect(pushErrorMode('none', 'tcp')).toBe('none');
+    expect(pushErrorMode('peer', undefined)).toBe('peer');
+    expect(pushErrorMode('peer', '')).toBe('peer');
+    expect(pushErrorMode('peer', 'self')).toBe('peer');
+    expect(pushErrorMode('peer', 'tcp,sm')).toBe('peer');
+    expect(pushErrorMode('peer', 'rc,tcp')).toBe('peer');
+    expect(pushErrorMode('peer', '^sm')).toBe('peer');
+    expect(pushErrorMode('none', 'sm,self')).toBe('none');
   });
 });

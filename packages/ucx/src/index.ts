@@ -17,7 +17,7 @@ export type { UcxServerOptions } from './server.js';
 export { UcxError, UcxErrorCode, isUcxError } from './errors.js';
 export { DESCRIPTOR_IDENTIFIER, decodeRemoteObject, encodeRemoteObject } from './descriptor.js';
 export type { MemoryTypeName, RemoteObjectInfo, SameHostSource, UcxKey } from './descriptor.js';
-export { defaultErrorMode } from './native-loader.js';
+export { defaultErrorMode, pushErrorMode } from './native-loader.js';
 export { ENV_SAME_HOST, defaultSameHost } from './samehost.js';
 export { ucxAvailability } from './native.js';
 export type { Availability, ErrorMode } from './native.js';

@@ -1,5 +1,5 @@
 // The addon as this package uses it: loaded once per thread, its absence a UcxError (UCX_NOT_AVAILABLE,
-// saying what to install), and the errorMode that UCX_TLS implies.
+// saying what to install), and the errorModes that UCX_TLS implies.
 import { UcxError, UcxErrorCode } from './errors.js';
 import { loadNative, type ErrorMode, type NativeAddon } from './native.js';
 
@@ -27,4 +27,25 @@ export function defaultErrorMode(tls: string | undefined = process.env.UCX_TLS):
     .map((s) => s.trim().toLowerCase())
     .filter((s) => s !== '');
   return names.length > 0 && names.every((n) => NO_PEER_FAILURE.has(n)) ? 'none' : 'peer';
+}
+
+/** Transports an endpoint may use without changing how a put pushes (pushErrorMode). */
+const TCP_ONLY = new Set(['tcp', 'self']);
+
+/**
+ * The errorMode of the endpoint a daemon-mode put pushes its bytes over. 'none' where UCX_TLS names tcp
+ * and nothing else but `self`: UCX 1.13 gives a tcp endpoint with peer-failure handling no zero-copy
+ * rendezvous lanes (its rendezvous then travels as fragments the receiver copies, at about half the
+ * speed, native/ucx/README.md "UCX 1.13 facts"), while over tcp a dead daemon still fails the push (its
+ * socket closes: the endpoint fails, and the put with it, as UCX_PEER_GONE). Otherwise the connector's
+ * own errorMode: with other transports in play a 'none' endpoint could pick one that reports no failure
+ * (shared memory), or one whose behaviour here is unmeasured (InfiniBand).
+ */
+export function pushErrorMode(errorMode: ErrorMode, tls: string | undefined = process.env.UCX_TLS): ErrorMode {
+  if (errorMode === 'none' || tls === undefined) return errorMode;
+  const names = tls
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
+  return names.includes('tcp') && names.every((n) => TCP_ONLY.has(n)) ? 'none' : errorMode;
 }

@@ -146,7 +146,8 @@ export interface Endpoint {
    * operations still do, each on its own). Both return the endpoint. */
   ref(): Endpoint;
   unref(): Endpoint;
-  /** Called once if the peer fails (errorMode 'peer'). */
+  /** Called once if the peer fails: in errorMode 'peer', and in 'none' where the transport notices (tcp: the
+   * socket closes; not over shared memory in UCX 1.13). The addon then force-closes the endpoint. */
   onError(handler: ((err: NativeError) => void) | null): void;
 }
 

@@ -11,7 +11,7 @@
 // closed when the last connector or server of the thread lets go (release()).
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
 import { ucx } from './native-loader.js';
-import type { Endpoint, ErrorMode, RemoteKey } from './native.js';
+import type { Endpoint, ErrorMode, NativeError, RemoteKey } from './native.js';
 
 /** Peers (endpoints) kept per thread; beyond, the least recently used idle ones are closed. */
 export const MAX_PEERS = 256;
@@ -34,6 +34,7 @@ export class Peer {
   readonly #rkeys = new Map<string, CachedRkey>();
   #inflight = 0;
   #dropped = false;
+  readonly #failureListeners = new Set<(err: NativeError) => void>();
 
   constructor(id: string, address: Uint8Array, errorMode: ErrorMode) {
     this.id = id;
@@ -64,7 +65,7 @@ export class Peer {
             if (this.#dropped) throw new UcxError(UcxErrorCode.CLOSED, `connection to ${this.id} was closed`);
             return this.#ep as Endpoint;
           }
-          this.#ep = ep.unref();
+          this.#ep = this.#watch(ep.unref());
           return ep;
         },
         (err: unknown) => {
@@ -83,9 +84,29 @@ export class Peer {
     if (typeof native.connectAddressSync !== 'function') {
       throw new UcxError(UcxErrorCode.ERROR, 'this build of the UCX addon has no connectAddressSync (rebuild native/ucx)');
     }
-    const ep = native.connectAddressSync(this.address, { errorMode: this.errorMode, timeoutMs }).unref();
+    const ep = this.#watch(native.connectAddressSync(this.address, { errorMode: this.errorMode, timeoutMs }).unref());
     this.#ep = ep;
     return ep;
+  }
+
+  /** Tells the failure listeners when `ep` fails (UCX reports it once; the addon then closes it). */
+  #watch(ep: Endpoint): Endpoint {
+    ep.onError((err) => {
+      // An endpoint already replaced (its failure seen in its state first) concerns no one now.
+      if (this.#ep !== ep) return;
+      for (const listener of [...this.#failureListeners]) listener(err);
+    });
+    return ep;
+  }
+
+  /**
+   * Calls `listener` when the endpoint in use fails (a dead peer, in errorMode 'none' too where the
+   * transport notices, as tcp does); returns the function that stops listening. For operations that
+   * wait on the peer beyond a UCX request, such as a put's answer.
+   */
+  onFailure(listener: (err: NativeError) => void): () => void {
+    this.#failureListeners.add(listener);
+    return () => this.#failureListeners.delete(listener);
   }
 
   /** Forgets a failed or closed endpoint (its rkeys died with it). */

@@ -58,6 +58,10 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
     it('runs with this UCX_TLS and the error mode it implies', () => {
       expect(process.env.UCX_TLS).toBe(tls);
       expect(new UcxConnector().errorMode).toBe(sharedMemory ? 'none' : 'peer');
+      // Over tcp alone a daemon put pushes over an endpoint without UCX's peer-failure handling (which
+      // would cost it the zero-copy rendezvous); over shared memory there is none anyway.
+      expect(new UcxConnector().pushErrorMode).toBe('none');
+      expect(new UcxConnector({ errorMode: 'peer' }).pushErrorMode).toBe(sharedMemory ? 'peer' : 'none');
       // Same-host reads replace UCX's shared memory, and stay out of the way of a tcp run.
       expect(new UcxConnector().sameHost).toBe(sharedMemory);
       expect(new UcxConnector({ sameHost: true }).sameHost).toBe(true);
@@ -516,7 +520,10 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
       delete process.env.PROXYSTORE_UCX_PUT;
       const consumer = new UcxConnector({ timeoutMs });
       try {
-        for (const producer of [pushed, pulled]) {
+        // The pulling producer first: over tcp a push endpoint is 'none' (pushErrorMode), and UCX pairs the
+        // daemon's endpoint back to this process (the pull reads over it, in 'peer') with this process's
+        // first endpoint to the daemon, refusing the pair if their modes differ (docs/ucx.md).
+        for (const producer of [pulled, pushed]) {
           const key = await producer.put(frames);
           expect(key.server).toBe(daemon.id);
           expect(sha256((await consumer.get(key)) ?? [])).toBe(digest);
@@ -530,6 +537,69 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         await daemon.stop();
       }
     });
+
+    // (g') over tcp a put pushes over an endpoint of errorMode 'none' (pushErrorMode): a daemon that dies
+    // at any point of a put still fails it as UCX_PEER_GONE, long before the operation's time limit. The
+    // kills land before, during and after the bytes move (a 256 MiB push takes 50-150 ms here). Over
+    // shared memory UCX notices no dead peer: a put's limit ends it (UCX_TIMEOUT, as for gets).
+    if (!sharedMemory) {
+      it('the daemon SIGKILLed during a put (pushed over errorMode none): UCX_PEER_GONE within a bounded time', async () => {
+        const big = [patternBytes(256 * MiB, 31)];
+        let failed = 0;
+        for (const delayMs of [0, 20, 60, 120]) {
+          const daemon = await UcxDaemonProcess.start({ tls });
+          const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs: 60_000 });
+          try {
+            expect(producer.pushErrorMode).toBe('none');
+            await producer.evict(await producer.put([new Uint8Array(1000)])); // connected, warm
+            const started = performance.now();
+            const put = producer.put(big).then(
+              () => null,
+              (err: unknown) => err,
+            );
+            await new Promise((resolve) => setTimeout(resolve, delayMs));
+            await daemon.kill();
+            const err = await put;
+            if (err === null) continue; // it finished before the kill: nothing to see
+            failed++;
+            expect(err).toBeInstanceOf(UcxError);
+            expect((err as UcxError).code).toBe('UCX_PEER_GONE');
+            expect(performance.now() - started).toBeLessThan(10_000);
+          } finally {
+            await producer.close();
+            await daemon.stop();
+          }
+        }
+        expect(failed).toBeGreaterThan(0);
+      }, 120_000);
+
+      // A small put is one eager message: its send completes once the bytes are in the socket, and the
+      // put then waits for the daemon's answer. A daemon stopped before the put and killed after it has
+      // taken the bytes (but never answered) must fail the put through its endpoint's failure, not at
+      // the put's time limit.
+      it('a daemon that dies after a put was sent but before it answered: UCX_PEER_GONE, not the time limit', async () => {
+        const daemon = await UcxDaemonProcess.start({ tls });
+        const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs: 60_000 });
+        try {
+          await producer.evict(await producer.put([new Uint8Array(1000)])); // connected, warm
+          process.kill(daemon.pid, 'SIGSTOP');
+          const started = performance.now();
+          const put = producer.put([patternBytes(1000, 32)]).then(
+            () => null,
+            (err: unknown) => err,
+          );
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await daemon.kill();
+          const err = await put;
+          expect(err).toBeInstanceOf(UcxError);
+          expect((err as UcxError).code).toBe('UCX_PEER_GONE');
+          expect(performance.now() - started).toBeLessThan(10_000);
+        } finally {
+          await producer.close();
+          await daemon.stop();
+        }
+      }, 60_000);
+    }
 
     it('a daemon refuses pushes over its limits with typed errors and keeps nothing of them', async () => {
       const daemon = await UcxDaemonProcess.start({ tls, maxObjectSize: 3 * MiB, maxBytes: 5 * MiB });
