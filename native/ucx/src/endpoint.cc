@@ -108,6 +108,7 @@ void Endpoint::OnPeerError(void* arg, ucp_ep_h, ucs_status_t status) {
 }
 
 void Endpoint::HandleError(ucs_status_t status) {
+  worker_->FailEndpointOps(this);
   if (!on_error_.IsEmpty()) {
     Napi::Error err = MakeError(Env(), CodeFor(status, connecting_), status, "endpoint failed");
     worker_->CallJs(on_error_.Value(), {err.Value()});

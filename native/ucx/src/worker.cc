@@ -375,7 +375,14 @@ void Worker::MaybeDelete(Op* op) {
 ucs_status_t Worker::WaitSync(Op* op, double timeout_ms) {
   double deadline = timeout_ms > 0 ? NowMs() + timeout_ms : 0;
   bool timed_out = false;
+  bool peer_failed = false;
   while (!op->sync_done) {
+    // The endpoint failed (UCX called its error handler during progress): in errorMode 'none' UCX
+    // keeps the request, so end the wait here, as a timeout would.
+    if (op->endpoint != nullptr && op->endpoint->failed() != UCS_OK) {
+      peer_failed = true;
+      break;
+    }
     // Checked on every turn: a transport that reports progress on every call must not outlast it.
     if (deadline > 0 && NowMs() >= deadline) {
       timed_out = true;
@@ -417,7 +424,24 @@ ucs_status_t Worker::WaitSync(Op* op, double timeout_ms) {
   if (op->request != nullptr) ucp_request_cancel(handle_, op->request);
   op->settled = true;
   Unref();
+  if (peer_failed) return op->endpoint->failed();
   return timed_out ? UCS_ERR_TIMED_OUT : UCS_ERR_IO_ERROR;  // IO_ERROR: poll() failed
+}
+
+void Worker::FailEndpointOps(Endpoint* endpoint) {
+  // In errorMode 'peer' UCX completes these itself (it purges a failed endpoint's requests); in 'none'
+  // it keeps them, and they would end only at their time limit, or never without one. Settled here as
+  // a timeout settles them: the promise rejects with why the endpoint failed, and UCX keeps the request
+  // (and its pinned region) until it gives it back, if it ever does (stats().pendingOps).
+  std::vector<Op*> failing;
+  for (Op* op : ops_) {
+    if (op->endpoint == endpoint && !op->settled && !op->sync && op->kind != Op::kClose) failing.push_back(op);
+  }
+  for (Op* op : failing) {
+    Settle(op, endpoint->failed());
+    if (op->request != nullptr) ucp_request_cancel(handle_, op->request);
+    MaybeDelete(op);
+  }
 }
 
 void Worker::FinishSync(Op* op) {

@@ -91,6 +91,8 @@ class Worker {
   ucs_status_t WaitSync(Op* op, double timeout_ms);
   // Ends a sync op that completed (unpins, frees).
   void FinishSync(Op* op);
+  // Rejects the unsettled async operations of an endpoint that failed (Endpoint::HandleError).
+  void FailEndpointOps(Endpoint* endpoint);
 
   // Schedules a progress cycle on the loop (after posting work from a JS call).
   void Kick();

@@ -1,6 +1,6 @@
 // Client role: runs the cases against the server whose port and worker address the driver passes in,
 // and reports each result to the driver over IPC.
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { AM, caseRunner, checkPattern, fillPattern, json, parse, ucx } from './common.mjs';
 
@@ -326,6 +326,52 @@ if (!sharedMemory) {
     local.release();
     return `${err.code} ${err.status} after ${ms.toFixed(0)} ms; state ${vPeer.state}`;
   });
+}
+if (!sharedMemory) {
+  // errorMode 'none' over tcp: UCX keeps a failed endpoint's requests (it purges them only in 'peer'
+  // mode), but tcp notices the dead peer (its socket closes) and calls the endpoint's error handler; the
+  // addon then ends the operations in flight on that endpoint, as a timeout would, with UCX_PEER_GONE.
+  for (const mode of ['getSync', 'get']) {
+    await test(`errorMode none over tcp: a ${mode} of 256 MiB from a peer SIGKILLed mid-read throws UCX_PEER_GONE, not at its time limit`, async () => {
+      const owner = fork(fileURLToPath(new URL('./bare.mjs', import.meta.url)), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const next = () => new Promise((resolve, reject) => {
+        owner.once('message', resolve);
+        owner.once('exit', (code, signal) => reject(new Error(`owner exited (${signal ?? code})`)));
+      });
+      try {
+        const ready = await next();
+        const size = 256 << 20;
+        const asked = next();
+        owner.send({ region: size });
+        const block = await asked;
+        const peer = await ucx.connectAddress(Buffer.from(ready.address, 'base64'), { errorMode: 'none', timeoutMs: 10000 });
+        const rkey = peer.unpackRkey(Buffer.from(block.rkey, 'base64'));
+        const local = ucx.allocate(size);
+        const read = () => mode === 'getSync'
+          ? peer.getSync(local, 0, size, BigInt(block.address), rkey, { timeoutMs: 20000 })
+          : peer.get(local, 0, size, BigInt(block.address), rkey, { timeoutMs: 20000 });
+        await read();
+        if (checkPattern(new Uint8Array(local.buffer, 0, size), 7) !== -1) throw new Error('first read: bytes differ');
+        // getSync blocks this thread: another process kills the owner while it reads.
+        spawn('sh', ['-c', `sleep 0.03; kill -9 ${owner.pid}`]);
+        const t0 = performance.now();
+        let err = null;
+        try {
+          for (let i = 0; i < 100; i++) await read();
+        } catch (e) {
+          err = e;
+        }
+        const ms = performance.now() - t0;
+        if (err?.code !== 'UCX_PEER_GONE') throw err ?? new Error('reads from a killed owner kept succeeding');
+        if (ms > 10000) throw new Error(`failed after ${ms.toFixed(0)} ms, at the time limit`);
+        leftPending++;  // UCX keeps the read, pinning `local` (not unmapped here)
+        leftRegions++;
+        return `${err.code} ${err.status} after ${ms.toFixed(0)} ms`;
+      } finally {
+        owner.kill('SIGKILL');
+      }
+    });
+  }
 }
 await vNone.close({ force: true });
 

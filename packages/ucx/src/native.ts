@@ -9,7 +9,9 @@ export type ErrorMode =
   /** UCP_ERR_HANDLING_MODE_PEER: a dead peer fails pending calls with UCX_PEER_GONE. Needs a transport
    * with peer-failure support (tcp, verbs); UCX 1.13's shared-memory transports have none. */
   | 'peer'
-  /** No peer-failure detection: shared memory works, and a dead peer shows only as a call's timeout. */
+  /** No peer-failure handling in UCX: shared memory works. Where the transport still notices a dead peer
+   * (tcp: its socket closes) the endpoint fails and the addon ends its calls in flight with UCX_PEER_GONE
+   * (UCX keeps their requests, `stats().pendingOps`); over shared memory it shows only as a call's timeout. */
   | 'none';
 
 export type MemoryTypeName = 'host' | 'cuda';
