@@ -66,7 +66,3 @@ export function digest(buffer: ArrayBuffer, bytes: number, offset = 0): string {
   return createHash('sha256').update(new Uint8Array(buffer, offset, bytes)).digest('hex');
 }
 
-/** errorMode for a UCX_TLS value: 'none' where only shared-memory transports are named (UCX 1.13 has no peer-failure support there). */
-export function errorModeFor(tls: string): ErrorMode {
-  return tls.split(',').some((t) => !['sm', 'shm', 'posix', 'sysv', 'cma', 'knem', 'xpmem', 'self'].includes(t.trim())) ? 'peer' : 'none';
-}

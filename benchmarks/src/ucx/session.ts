@@ -3,7 +3,8 @@
 // itself never loads UCX), wired to each other, and the byte checks that run before anything is timed.
 import type { NativeStats } from '@proxystore/ucx/native';
 import { childScript } from '../child.js';
-import { type RemoteBlock, type RunResult, type UcxImpl, errorModeFor } from './protocol.js';
+import { defaultErrorMode } from '@proxystore/ucx';
+import { type RemoteBlock, type RunResult, type UcxImpl } from './protocol.js';
 import { RpcChild } from './rpc.js';
 
 export interface UcxTransport {
@@ -38,7 +39,7 @@ export class UcxRawSession {
   /** Starts both processes, registers `maxBytes` on each side and connects them both ways. */
   static async start(transport: UcxTransport, maxBytes: number): Promise<UcxRawSession> {
     const env = ucxEnv(transport);
-    const errorMode = errorModeFor(transport.tls);
+    const errorMode = defaultErrorMode(transport.tls);
     const owner = new RpcChild(childScript(import.meta.url, './owner'), `the UCX owner (UCX_TLS=${transport.tls})`, env);
     const client = new RpcChild(childScript(import.meta.url, './client'), `the UCX client (UCX_TLS=${transport.tls})`, env);
     try {
@@ -74,7 +75,7 @@ export class UcxRawSession {
    * a store over a daemon-mode UcxConnector to it, with a bearer token.
    */
   async startConnector(token: string): Promise<void> {
-    const errorMode = errorModeFor(this.transport.tls);
+    const errorMode = defaultErrorMode(this.transport.tls);
     const { address } = await this.owner.request<{ address: string }>('serverStart', { token, errorMode });
     await this.client.request('connectorSetup', { daemon: address, token, errorMode });
   }

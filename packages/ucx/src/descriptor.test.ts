@@ -84,9 +84,11 @@ describe('RemoteObject descriptor', () => {
 });
 
 describe('default error mode', () => {
-  it("is 'none' only when UCX_TLS names shared-memory transports alone", () => {
+  it("is 'none' when UCX_TLS names shared-memory transports alone, or tcp alone", () => {
     expect(defaultErrorMode(undefined)).toBe('peer');
-    expect(defaultErrorMode('tcp')).toBe('peer');
+    expect(defaultErrorMode('')).toBe('peer');
+    expect(defaultErrorMode('tcp')).toBe('none');
+    expect(defaultErrorMode('tcp,self')).toBe('none');
     expect(defaultErrorMode('sm,self')).toBe('none');
     expect(defaultErrorMode(' posix , cma,self ')).toBe('none');
     expect(defaultErrorMode('sm,self,tcp')).toBe('peer');

@@ -17,8 +17,10 @@ const NO_PEER_FAILURE = new Set(['sm', 'shm', 'posix', 'sysv', 'cma', 'knem', 'x
 
 /**
  * 'none' when UCX_TLS names only shared-memory transports (an endpoint asking for peer-failure detection
- * would find no transport there, native/ucx/README.md "UCX 1.13 facts"); 'peer' otherwise, including an
- * unset UCX_TLS and an exclusion list ('^...').
+ * would find no transport there, native/ucx/README.md "UCX 1.13 facts"), or tcp alone (with `self`): a
+ * 'peer' endpoint over tcp gets no zero-copy rendezvous in UCX 1.13, and tcp reports a dead peer anyway
+ * (its socket closes; the addon then ends the endpoint's calls with UCX_PEER_GONE). 'peer' otherwise,
+ * including an unset UCX_TLS, a mix of tcp and shared memory, and an exclusion list ('^...').
  */
 export function defaultErrorMode(tls: string | undefined = process.env.UCX_TLS): ErrorMode {
   if (tls === undefined || tls.trim() === '' || tls.trim().startsWith('^')) return 'peer';
@@ -26,19 +28,23 @@ export function defaultErrorMode(tls: string | undefined = process.env.UCX_TLS):
     .split(',')
     .map((s) => s.trim().toLowerCase())
     .filter((s) => s !== '');
-  return names.length > 0 && names.every((n) => NO_PEER_FAILURE.has(n)) ? 'none' : 'peer';
+  if (names.length === 0) return 'peer';
+  return names.every((n) => NO_PEER_FAILURE.has(n)) || tcpOnly(names) ? 'none' : 'peer';
 }
 
-/** Transports an endpoint may use without changing how a put pushes (pushErrorMode). */
-const TCP_ONLY = new Set(['tcp', 'self']);
+/** UCX_TLS names tcp and nothing else but `self`. */
+function tcpOnly(names: readonly string[]): boolean {
+  return names.includes('tcp') && names.every((n) => n === 'tcp' || n === 'self');
+}
 
 /**
  * The errorMode of the endpoint a daemon-mode put pushes its bytes over. 'none' where UCX_TLS names tcp
- * and nothing else but `self`: UCX 1.13 gives a tcp endpoint with peer-failure handling no zero-copy
- * rendezvous lanes (its rendezvous then travels as fragments the receiver copies, at about half the
- * speed, native/ucx/README.md "UCX 1.13 facts"), while over tcp a dead daemon still fails the push (its
- * socket closes: the endpoint fails, and the put with it, as UCX_PEER_GONE). Otherwise the connector's
- * own errorMode: with other transports in play a 'none' endpoint could pick one that reports no failure
+ * and nothing else but `self` (what defaultErrorMode gives there too, so this matters for an explicit
+ * errorMode 'peer'): UCX 1.13 gives a tcp endpoint with peer-failure handling no zero-copy rendezvous
+ * lanes (its rendezvous then travels as fragments the receiver copies, at about half the speed,
+ * native/ucx/README.md "UCX 1.13 facts"), while over tcp a dead daemon still fails the push (its socket
+ * closes: the endpoint fails, and the put with it, as UCX_PEER_GONE). Otherwise the connector's own
+ * errorMode: with other transports in play a 'none' endpoint could pick one that reports no failure
  * (shared memory), or one whose behaviour here is unmeasured (InfiniBand).
  */
 export function pushErrorMode(errorMode: ErrorMode, tls: string | undefined = process.env.UCX_TLS): ErrorMode {
@@ -47,5 +53,5 @@ export function pushErrorMode(errorMode: ErrorMode, tls: string | undefined = pr
     .split(',')
     .map((s) => s.trim().toLowerCase())
     .filter((s) => s !== '');
-  return names.includes('tcp') && names.every((n) => TCP_ONLY.has(n)) ? 'none' : errorMode;
+  return tcpOnly(names) ? 'none' : errorMode;
 }

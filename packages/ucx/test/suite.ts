@@ -57,9 +57,9 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
   describe(name, () => {
     it('runs with this UCX_TLS and the error mode it implies', () => {
       expect(process.env.UCX_TLS).toBe(tls);
-      expect(new UcxConnector().errorMode).toBe(sharedMemory ? 'none' : 'peer');
-      // Over tcp alone a daemon put pushes over an endpoint without UCX's peer-failure handling (which
-      // would cost it the zero-copy rendezvous); over shared memory there is none anyway.
+      // Neither gets UCX's peer-failure handling: shared memory has none, and over tcp it would cost the
+      // zero-copy rendezvous (tcp reports a dead peer anyway; the addon ends its calls).
+      expect(new UcxConnector().errorMode).toBe('none');
       expect(new UcxConnector().pushErrorMode).toBe('none');
       expect(new UcxConnector({ errorMode: 'peer' }).pushErrorMode).toBe(sharedMemory ? 'peer' : 'none');
       // Same-host reads replace UCX's shared memory, and stay out of the way of a tcp run.
@@ -520,10 +520,7 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
       delete process.env.PROXYSTORE_UCX_PUT;
       const consumer = new UcxConnector({ timeoutMs });
       try {
-        // The pulling producer first: over tcp a push endpoint is 'none' (pushErrorMode), and UCX pairs the
-        // daemon's endpoint back to this process (the pull reads over it, in 'peer') with this process's
-        // first endpoint to the daemon, refusing the pair if their modes differ (docs/ucx.md).
-        for (const producer of [pulled, pushed]) {
+        for (const producer of [pushed, pulled]) {
           const key = await producer.put(frames);
           expect(key.server).toBe(daemon.id);
           expect(sha256((await consumer.get(key)) ?? [])).toBe(digest);
@@ -633,7 +630,7 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
             workerAddress: daemon.ready.workerAddress,
             server: daemon.id,
             token: 'push-token',
-            errorMode: sharedMemory ? 'none' : 'peer',
+            errorMode: 'none', // what a producer pushes with (pushErrorMode) on both transports
             cases: ['garbage', 'oversize', 'wrong-token', 'wrong-nonce', 'truncated', 'bad-frames', 'no-server', 'in-place-mismatch', 'valid', 'in-place'],
           },
         });
