@@ -44,6 +44,7 @@ Napi::Value SetAmHandler(const Napi::CallbackInfo& info) {
   // each), blocks over options.maxBlock bytes refused.
   bool pooled = false;
   bool placed = false;
+  bool shared = true;
   uint64_t max_block = 0;
   if (!info[2].IsUndefined() && !info[2].IsNull()) {
     if (!info[2].IsObject()) throw Napi::TypeError::New(env, "setAmHandler: options must be an object");
@@ -55,6 +56,12 @@ Napi::Value SetAmHandler(const Napi::CallbackInfo& info) {
     }
     pooled = mode != "copy";
     placed = mode == "placed";
+    // options.shared (pooled slots, default true): memfd blocks this process may serve, or private ones.
+    Napi::Value sharedOption = options.Get("shared");
+    if (!sharedOption.IsUndefined() && !sharedOption.IsBoolean()) {
+      throw Napi::TypeError::New(env, "setAmHandler: shared must be a boolean");
+    }
+    if (sharedOption.IsBoolean()) shared = sharedOption.As<Napi::Boolean>().Value();
     if (placed) {
       Napi::Value max = options.Get("maxBlock");
       double d = max.IsNumber() ? max.As<Napi::Number>().DoubleValue() : -1;
@@ -64,7 +71,7 @@ Napi::Value SetAmHandler(const Napi::CallbackInfo& info) {
       max_block = static_cast<uint64_t>(d);
     }
   }
-  Worker::Get(env)->SetAmHandler(AmId(env, info[0], "setAmHandler"), info[1], pooled, placed, max_block);
+  Worker::Get(env)->SetAmHandler(AmId(env, info[0], "setAmHandler"), info[1], pooled, placed, max_block, shared);
   return env.Undefined();
 }
 

@@ -645,7 +645,7 @@ void Worker::StartPooledRecv(RndvRecv* r) {
   }
   if (fits && it != am_slots_.end() && !it->second->fn.IsEmpty() && !tearing_down_) {
     try {
-      lease = pool_->Acquire(env_, r->block_length);
+      lease = pool_->Acquire(env_, r->block_length, it->second->shared);
     } catch (...) {
       lease = nullptr;  // out of memory or ucp_mem_map failed: drop the message, below
     }
@@ -722,7 +722,7 @@ void Worker::OnRndvComplete(void* request, ucs_status_t status, size_t length, v
   delete r;
 }
 
-void Worker::SetAmHandler(unsigned id, Napi::Value fn, bool pooled, bool placed, uint64_t max_block) {
+void Worker::SetAmHandler(unsigned id, Napi::Value fn, bool pooled, bool placed, uint64_t max_block, bool shared) {
   auto it = am_slots_.find(id);
   if (it == am_slots_.end() || it->second->pooled != pooled) {
     std::unique_ptr<AmSlot> slot;
@@ -747,6 +747,7 @@ void Worker::SetAmHandler(unsigned id, Napi::Value fn, bool pooled, bool placed,
   }
   it->second->placed = pooled && placed;
   it->second->max_block = max_block;
+  it->second->shared = shared;
   // The UCX handler stays registered (UCX keeps `arg`); without a JS function messages are dropped.
   if (fn.IsFunction()) {
     it->second->fn = Napi::Persistent(fn.As<Napi::Function>());

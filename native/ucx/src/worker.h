@@ -105,7 +105,8 @@ class Worker {
   // block to take and the offset of the data in it; the handler gets the whole block, and writes the rest
   // of it itself (what a pushed put with its frames sent in place uses). Blocks over `max_block` bytes, or
   // data that does not fit, drop the message.
-  void SetAmHandler(unsigned id, Napi::Value fn, bool pooled, bool placed = false, uint64_t max_block = 0);
+  void SetAmHandler(unsigned id, Napi::Value fn, bool pooled, bool placed = false, uint64_t max_block = 0,
+                    bool shared = true);
   Napi::Value Address(Napi::Env env);
 
   // Registries, for reply-endpoint lookup and teardown.
@@ -148,6 +149,7 @@ class Worker {
     bool pooled = false;  // what the UCX handler was registered for (UCP_AM_FLAG_PERSISTENT_DATA)
     bool placed = false;  // pooled, and the header says the block's length and where the data goes in it
     uint64_t max_block = 0;  // placed: larger blocks are refused (the message dropped)
+    bool shared = true;  // pooled: blocks same-host readers may map (memfd), or private memory
   };
   // A message whose data is received after progress returns (StartRndvRecvs): rendezvous messages, and
   // every message of a pooled slot (the pool can only be used where an env is, not inside a callback).

@@ -31,13 +31,16 @@ import {
 } from './descriptor.js';
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
 import { NONCE_SIZE, checkObject, clearNonce, frameViews, layoutOf, newNonce, writeObject } from './layout.js';
-import { defaultErrorMode, pushErrorMode, ucx } from './native-loader.js';
+import { defaultErrorMode, fetchGets, pushErrorMode, ucx } from './native-loader.js';
 import type { ErrorMode, MemoryRegion, NativeAddon } from './native.js';
 import { type Peer, peerFor, peerStats, releasePeers, retainPeers, withPeer, withPeerSync } from './peers.js';
 import {
+  AM_FETCH_REPLY,
+  AM_FETCH_REQUEST,
   AM_PULL_REPLY,
   AM_PULL_REQUEST,
   AM_PUSH_REQUEST,
+  FETCH_NOT_FOUND,
   PullKind,
   decodePull,
   encodePull,
@@ -285,6 +288,37 @@ function onPullReply(header: ArrayBuffer): void {
   pending.resolve({ kind: msg.kind, a: msg.a.slice(), b: msg.b.slice() });
 }
 
+// ---- Gets by fetch: the owner sends the block (tcp alone) ----------------------------------------------
+
+/**
+ * PROXYSTORE_UCX_GET=rma makes gets over tcp alone read by RMA get (which UCX emulates there with
+ * messages the owner answers piece by piece) instead of asking the owner to send the block (a fetch):
+ * for comparing the two. Read when a connector is built.
+ */
+export const ENV_GET = 'PROXYSTORE_UCX_GET';
+
+interface PendingFetch {
+  resolve(reply: { kind: PullKind; a: Uint8Array; region: MemoryRegion | undefined }): void;
+}
+
+const pendingFetches = new Map<number, PendingFetch>();
+let fetchHandlerSet = false;
+/** Fetches this thread asked for (ucxStats().fetches). */
+let fetchesSent = 0;
+
+/** FETCH_REPLY: the block (a pooled region of private memory, now the value's) or an error, by sequence. */
+function onFetchReply(header: ArrayBuffer, _data: ArrayBuffer, info: { region?: MemoryRegion }): void {
+  const msg = decodePull(header);
+  const pending = msg === null ? undefined : pendingFetches.get(msg.seq);
+  if (msg === null || pending === undefined || (msg.kind !== PullKind.OK && msg.kind !== PullKind.ERROR)) {
+    // Garbage, or the answer to a get that ended (timed out, aborted) already.
+    if (info.region !== undefined) releaseRegion(info.region);
+    return;
+  }
+  pendingFetches.delete(msg.seq);
+  pending.resolve({ kind: msg.kind, a: msg.a.slice(), region: info.region });
+}
+
 /** Id naming this thread's staged blocks in pull requests (a descriptor needs a server). */
 const STAGING_ID = `producer-${newId()}`;
 
@@ -314,6 +348,7 @@ export class UcxConnector implements Connector<UcxKey> {
   #local: { server: Promise<UcxServer>; detach: () => Promise<void> } | null = null;
   #daemon: Promise<DaemonInfo> | null = null;
   readonly #pull: boolean;
+  readonly #fetch: boolean;
   #closed = false;
 
   constructor(options: UcxConnectorOptions = {}) {
@@ -321,6 +356,7 @@ export class UcxConnector implements Connector<UcxKey> {
     this.mode = this.#options.mode ?? 'local';
     this.errorMode = this.#options.errorMode ?? defaultErrorMode();
     this.#pull = process.env[ENV_PUT] === 'pull';
+    this.#fetch = fetchGets(this.errorMode) && process.env[ENV_GET] !== 'rma';
     this.pushErrorMode = this.#pull ? this.errorMode : pushErrorMode(this.errorMode);
     this.timeoutMs = this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.sameHost = !sameHostDisabledByEnv() && (this.#options.sameHost ?? defaultSameHost());
@@ -633,6 +669,7 @@ export class UcxConnector implements Connector<UcxKey> {
     if (local !== undefined) return local.read(k.id, d.nonce);
     const native = ucx();
     const what = `get of ${k.id} from UCX server ${k.server} (${k.control})`;
+    if (this.#fetch && !(this.sameHost && sameHostSource(native, d) !== undefined)) return this.#fetchGet(native, k, d, what, options);
     const region = acquireRegion(native, d.length, what, PRIVATE);
     if (this.#readSameHost(native, d, region, what)) {
       // The copy never waited: yield one loop turn, as any I/O would, so timers and I/O run between such
@@ -654,6 +691,73 @@ export class UcxConnector implements Connector<UcxKey> {
       throw err;
     }
     return this.#received(region, d);
+  }
+
+  /**
+   * A get by fetch (tcp alone): asks the owner for the block, which it sends as one rendezvous message
+   * (a put_zcopy over tcp) straight into a private block of this thread's pool; that block becomes the
+   * value, as an RMA get's would. The owner's death fails it as UCX_PEER_GONE (its endpoint's failure),
+   * an object it no longer holds gives null.
+   */
+  async #fetchGet(native: NativeAddon, k: UcxKey, d: RemoteObjectInfo, what: string, options?: IoOptions): Promise<Uint8Array[] | null> {
+    if (!fetchHandlerSet) {
+      native.setAmHandler(AM_FETCH_REPLY, onFetchReply, { receive: 'pool', shared: false });
+      fetchHandlerSet = true;
+    }
+    const seq = nextSeq++;
+    const peer = peerFor(`UCX server ${k.server}`, d.workerAddress, this.errorMode);
+    let timer: NodeJS.Timeout | undefined;
+    let stopWatching: (() => void) | undefined;
+    let failReply: (err: unknown) => void = () => {};
+    const reply = new Promise<{ kind: PullKind; a: Uint8Array; region: MemoryRegion | undefined }>((resolve, reject) => {
+      pendingFetches.set(seq, { resolve });
+      failReply = reject;
+      timer = setTimeout(() => reject(new UcxError(UcxErrorCode.TIMEOUT, `${what}: no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    reply.catch(() => {});
+    peer.begin();
+    try {
+      stopWatching = peer.onFailure((err) => failReply(toUcxError(`${what}: the connection to the owner failed`, err)));
+      try {
+        const ep = await peer.endpoint(this.timeoutMs);
+        // The descriptor's address and length too: the owner answers only for the block the key describes.
+        const ask = { server: k.server, id: k.id, address: d.remoteAddress.toString(), length: d.length };
+        const request = encodePull(PullKind.FETCH, seq, jsonBytes(ask), new Uint8Array(0));
+        await ep.amSend(AM_FETCH_REQUEST, request, new Uint8Array(0), { timeoutMs: this.timeoutMs });
+        fetchesSent++;
+      } catch (err) {
+        peer.failed(err);
+        throw toUcxError(what, err);
+      }
+      let answer: { kind: PullKind; a: Uint8Array; region: MemoryRegion | undefined };
+      try {
+        answer = await abortable(reply, options?.signal);
+      } catch (err) {
+        peer.failed(err);
+        throw err;
+      }
+      const { region } = answer;
+      if (answer.kind === PullKind.ERROR) {
+        if (region !== undefined) releaseRegion(region);
+        const e = parseJson(answer.a) as { code?: unknown; message?: unknown } | null;
+        if (e?.code === FETCH_NOT_FOUND) return null;
+        throw new UcxError(UcxErrorCode.ERROR, `${what}: the owner refused (${String(e?.code)}): ${String(e?.message)}`);
+      }
+      if (region === undefined) {
+        // An object of 0 bytes cannot be (every block has its header): a block that found no memory here.
+        throw new UcxError(UcxErrorCode.ERROR, `${what}: the owner's block found no memory here (stats().amDropped)`);
+      }
+      if (region.byteLength !== d.length) {
+        releaseRegion(region);
+        return null;  // not the block the key describes: the object was replaced
+      }
+      return this.#received(region, d);
+    } finally {
+      clearTimeout(timer);
+      stopWatching?.();
+      pendingFetches.delete(seq);
+      peer.end();
+    }
   }
 
   /**
@@ -797,7 +901,7 @@ export class UcxConnector implements Connector<UcxKey> {
   }
 }
 
-/** The addon's counters plus this thread's cached endpoints and rkeys (for tests and diagnostics). */
-export function ucxStats(): ReturnType<NativeAddon['stats']> & { peers: number; rkeys: number } {
-  return { ...ucx().stats(), ...peerStats() };
+/** The addon's counters plus this thread's cached endpoints and rkeys, and the gets it fetched (tcp alone), for tests and diagnostics. */
+export function ucxStats(): ReturnType<NativeAddon['stats']> & { peers: number; rkeys: number; fetches: number } {
+  return { ...ucx().stats(), ...peerStats(), fetches: fetchesSent };
 }

@@ -9,7 +9,7 @@ import { UcxConnector } from './connector.js';
 
 registerConnector(UcxConnector.kind, (options) => UcxConnector.fromConfig(options));
 
-export { UcxConnector, ENV_DAEMON, ENV_PUT, ENV_TOKEN, ucxStats } from './connector.js';
+export { UcxConnector, ENV_DAEMON, ENV_GET, ENV_PUT, ENV_TOKEN, ucxStats } from './connector.js';
 export type { UcxConnectorOptions, UcxMode } from './connector.js';
 export { UcxServer } from './server.js';
 export { releaseValue } from './regions.js';
@@ -17,7 +17,7 @@ export type { UcxServerOptions } from './server.js';
 export { UcxError, UcxErrorCode, isUcxError } from './errors.js';
 export { DESCRIPTOR_IDENTIFIER, decodeRemoteObject, encodeRemoteObject } from './descriptor.js';
 export type { MemoryTypeName, RemoteObjectInfo, SameHostSource, UcxKey } from './descriptor.js';
-export { defaultErrorMode, pushErrorMode } from './native-loader.js';
+export { defaultErrorMode, fetchGets, pushErrorMode } from './native-loader.js';
 export { ENV_SAME_HOST, defaultSameHost } from './samehost.js';
 export { ucxAvailability } from './native.js';
 export type { Availability, ErrorMode } from './native.js';

@@ -55,3 +55,18 @@ export function pushErrorMode(errorMode: ErrorMode, tls: string | undefined = pr
     .filter((s) => s !== '');
   return tcpOnly(names) ? 'none' : errorMode;
 }
+
+/**
+ * Whether gets fetch (the owner sends the block by rendezvous) rather than RMA-get: over tcp alone with
+ * errorMode 'none', where UCX 1.13 emulates an RMA get with messages the owner answers piece by piece
+ * anyway, while a rendezvous message to a 'none' endpoint is one put_zcopy into the destination.
+ */
+export function fetchGets(errorMode: ErrorMode, tls: string | undefined = process.env.UCX_TLS): boolean {
+  if (errorMode !== 'none' || tls === undefined) return false;
+  return tcpOnly(
+    tls
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s !== ''),
+  );
+}

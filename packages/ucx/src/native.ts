@@ -191,6 +191,12 @@ export interface AmHandlerOptions {
    * drops the message.
    */
   maxBlock?: number;
+  /**
+   * 'pool' and 'placed' slots: whether the blocks are ones this process may serve to same-host readers
+   * (memfds, the default) or private memory (as `acquire({ shared: false })`), for data read to be used
+   * here, such as a value.
+   */
+  shared?: boolean;
 }
 
 export interface PoolOptions {

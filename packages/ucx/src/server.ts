@@ -42,6 +42,9 @@ import {
   AM_PULL_REPLY,
   AM_PULL_REQUEST,
   AM_PUSH_REQUEST,
+  AM_FETCH_REPLY,
+  AM_FETCH_REQUEST,
+  FETCH_NOT_FOUND,
   PullKind,
   decodePull,
   encodePull,
@@ -163,7 +166,10 @@ export class UcxServer {
     }
     const bound = await server.#control.listen(options.host ?? '127.0.0.1', options.port ?? 0);
     server.#address = options.advertiseAddress ?? bound.address;
-    if (servers.size === 0) native.setAmHandler(AM_PULL_REQUEST, onPullRequest);
+    if (servers.size === 0) {
+      native.setAmHandler(AM_PULL_REQUEST, onPullRequest);
+      native.setAmHandler(AM_FETCH_REQUEST, onFetchRequest);
+    }
     servers.set(server.id, server);
     setPushSlot(native);
     retainPeers();
@@ -308,6 +314,33 @@ export class UcxServer {
     return true;
   }
 
+  /**
+   * A consumer's fetch (a get over tcp alone): sends the object's block back over `replyEp` as the data
+   * of FETCH_REPLY, pinned until the send ends (an eviction meanwhile waits for it, so the consumer never
+   * gets a block whose nonces were cleared half-way); an error reply without data when it is not here.
+   */
+  async fetch(seq: number, ask: { id: string; address: string; length: number }, replyEp: Endpoint): Promise<void> {
+    const held = this.#closed ? undefined : this.#objects.get(ask.id);
+    // The key's descriptor must name this very block, as an RMA get of it would read it.
+    const stored =
+      held !== undefined && held.region.address.toString() === ask.address && held.region.byteLength === ask.length ? held : undefined;
+    if (stored === undefined) {
+      const message = `object ${ask.id} (at ${ask.address}, ${ask.length} B) is not held by UCX server ${this.id}`;
+      const reply = encodePull(PullKind.ERROR, seq, jsonBytes({ code: FETCH_NOT_FOUND, message }), new Uint8Array(0));
+      await replyEp.amSend(AM_FETCH_REPLY, reply, new Uint8Array(0), { timeoutMs: this.timeoutMs }).catch(() => {});
+      return;
+    }
+    const unpin = this.#pin(stored);
+    try {
+      const reply = encodePull(PullKind.OK, seq, new Uint8Array(0), new Uint8Array(0));
+      await replyEp.amSend(AM_FETCH_REPLY, reply, stored.region, { timeoutMs: this.timeoutMs });
+    } catch {
+      // The consumer is gone or too slow: it sees its own failure or timeout.
+    } finally {
+      unpin();
+    }
+  }
+
   #release(stored: Stored): void {
     // Zero the nonces first: a remote read in flight, or one that comes later with the old key, sees the
     // object as gone rather than the block's next occupant.
@@ -341,6 +374,7 @@ export class UcxServer {
     if (servers.size === 0) {
       try {
         this.#native.setAmHandler(AM_PULL_REQUEST, null);
+        this.#native.setAmHandler(AM_FETCH_REQUEST, null);
         // Pushes that arrive from now on are dropped before a block is taken for them.
         this.#native.setAmHandler(AM_PUSH_REQUEST, null, { receive: 'placed', maxBlock: 0 });
       } catch {
@@ -616,6 +650,22 @@ function onPullRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): v
   void target.pull({ seq: msg.seq, token, descriptor }, info.endpoint);
 }
 
+
+/** The thread's FETCH_REQUEST handler: hands the request to the server it names (or answers that none does). */
+function onFetchRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): void {
+  const msg = decodePull(header);
+  if (msg === null || msg.kind !== PullKind.FETCH) return;
+  const a = parseJson(msg.a) as { server?: unknown; id?: unknown; address?: unknown; length?: unknown } | null;
+  const target = typeof a?.server === 'string' ? servers.get(a.server) : undefined;
+  const valid = typeof a?.id === 'string' && typeof a.address === 'string' && Number.isSafeInteger(a.length);
+  if (target === undefined || !valid) {
+    const message = target === undefined ? `no UCX server ${String(a?.server)} in this process` : 'the fetch names no object';
+    const reply = encodePull(PullKind.ERROR, msg.seq, jsonBytes({ code: FETCH_NOT_FOUND, message }), new Uint8Array(0));
+    info.endpoint.amSend(AM_FETCH_REPLY, reply, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => {});
+    return;
+  }
+  void target.fetch(msg.seq, { id: a?.id as string, address: a?.address as string, length: a?.length as number }, info.endpoint);
+}
 
 /**
  * The thread's PUSH_REQUEST handler (a pooled slot: `info.region` holds the data). A header that is not a

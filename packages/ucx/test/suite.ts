@@ -662,6 +662,72 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
       }
     });
 
+    // (g''') how a get reads: over tcp alone it asks the owner to send the block (a fetch); getSync and
+    // PROXYSTORE_UCX_GET=rma read by RMA get; over shared memory a same-host copy. The same bytes each way.
+    it(`gets ${sharedMemory ? 'copy from the owner on this host (no fetch)' : 'fetch (the owner sends the block); getSync and PROXYSTORE_UCX_GET=rma read by RMA'}: the same bytes`, async () => {
+      const daemon = await UcxDaemonProcess.start({ tls });
+      const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
+      process.env.PROXYSTORE_UCX_GET = 'rma';
+      const rma = new UcxConnector({ timeoutMs });
+      delete process.env.PROXYSTORE_UCX_GET;
+      const reader = new UcxConnector({ timeoutMs });
+      try {
+        const frames = [patternBytes(6 * MiB + 5, 41), patternBytes(100, 42)];
+        const digest = sha256(frames);
+        const key = await producer.put(frames);
+        const before = ucxStats().fetches;
+        expect(sha256((await reader.get(key)) ?? [])).toBe(digest);
+        expect(ucxStats().fetches - before).toBe(sharedMemory ? 0 : 1);
+        expect(sha256((await rma.get(key)) ?? [])).toBe(digest);
+        expect(sha256(reader.getSync(key) ?? [])).toBe(digest);
+        expect(ucxStats().fetches - before).toBe(sharedMemory ? 0 : 1);
+        await producer.evict(key);
+        expect(await reader.get(key)).toBeNull();
+        expect(await rma.get(key)).toBeNull();
+      } finally {
+        await producer.close();
+        await rma.close();
+        await reader.close();
+        await daemon.stop();
+      }
+    });
+
+    // (g'') the owner's side of a fetch (how gets read over tcp alone), by hand: only a request naming the
+    // very block a key describes gets it; anything else gets NOT_FOUND (the get's null) or nothing.
+    it('hand-made fetches: only one naming the exact block gets it; the others NOT_FOUND, garbage ignored', async () => {
+      const daemon = await UcxDaemonProcess.start({ tls });
+      const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
+      try {
+        const key = await producer.put([new Uint8Array(3000).fill(9), new Uint8Array(5)]);
+        const d = decodeRemoteObject(Buffer.from(key.descriptor, 'base64'));
+        const worker = new Worker(new URL('./fixtures/fetch-raw.mjs', import.meta.url), {
+          workerData: {
+            workerAddress: daemon.ready.workerAddress,
+            server: daemon.id,
+            id: key.id,
+            address: d.remoteAddress.toString(),
+            length: d.length,
+            frameLengths: d.frameLengths,
+            errorMode: new UcxConnector().errorMode,
+          },
+        });
+        const [results] = (await once(worker, 'message')) as [Record<string, { kind: string; code?: string; length?: number; memory?: string; frame?: number[] } | null>];
+        expect(results.garbage).toBeNull();
+        for (const name of ['no-server', 'unknown-id', 'wrong-address', 'wrong-length', 'no-id']) {
+          expect(results[name], name).toEqual({ kind: 'error', code: 'NOT_FOUND' });
+        }
+        expect(results.valid?.kind).toBe('ok');
+        expect(results.valid?.length).toBe(d.length);
+        expect(results.valid?.memory).toBe('private'); // setAmHandler(…, { receive: 'pool', shared: false })
+        expect(results.valid?.frame).toEqual(new Array(3000).fill(9));
+        expect(daemon.running).toBe(true);
+        expect(await producer.exists(key)).toBe(true);
+      } finally {
+        await producer.close({ clear: true });
+        await daemon.stop();
+      }
+    });
+
     // (h) the daemon side of bad input.
     it('a wrong token and a daemon that is not running are typed errors', async () => {
       const daemon = await UcxDaemonProcess.start({ tls, token: 'right-token' });
