@@ -540,6 +540,30 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
     // kills land before, during and after the bytes move (a 256 MiB push takes 50-150 ms here). Over
     // shared memory UCX notices no dead peer: a put's limit ends it (UCX_TIMEOUT, as for gets).
     if (!sharedMemory) {
+      /** Starts `producer.put(frames)`, SIGKILLs the daemon `waitMs` later: the put's error (null if it
+       * finished first), and how long it took. */
+      async function putAcrossKill(
+        producer: UcxConnector,
+        daemon: UcxDaemonProcess,
+        frames: Uint8Array[],
+        waitMs: number,
+      ): Promise<{ err: unknown; ms: number }> {
+        const started = performance.now();
+        const put = producer.put(frames).then(
+          () => null,
+          (err: unknown) => err,
+        );
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        await daemon.kill();
+        return { err: await put, ms: performance.now() - started };
+      }
+      /** Failed as UCX_PEER_GONE, long before the put's time limit (60 s). */
+      function expectPeerGone({ err, ms }: { err: unknown; ms: number }): void {
+        expect(err).toBeInstanceOf(UcxError);
+        expect((err as UcxError).code).toBe('UCX_PEER_GONE');
+        expect(ms).toBeLessThan(10_000);
+      }
+
       it('the daemon SIGKILLed during a put (pushed over errorMode none): UCX_PEER_GONE within a bounded time', async () => {
         const big = [patternBytes(256 * MiB, 31)];
         let failed = 0;
@@ -549,19 +573,10 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
           try {
             expect(producer.pushErrorMode).toBe('none');
             await producer.evict(await producer.put([new Uint8Array(1000)])); // connected, warm
-            const started = performance.now();
-            const put = producer.put(big).then(
-              () => null,
-              (err: unknown) => err,
-            );
-            await new Promise((resolve) => setTimeout(resolve, delayMs));
-            await daemon.kill();
-            const err = await put;
-            if (err === null) continue; // it finished before the kill: nothing to see
+            const outcome = await putAcrossKill(producer, daemon, big, delayMs);
+            if (outcome.err === null) continue; // it finished before the kill: nothing to see
             failed++;
-            expect(err).toBeInstanceOf(UcxError);
-            expect((err as UcxError).code).toBe('UCX_PEER_GONE');
-            expect(performance.now() - started).toBeLessThan(10_000);
+            expectPeerGone(outcome);
           } finally {
             await producer.close();
             await daemon.stop();
@@ -580,17 +595,7 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         try {
           await producer.evict(await producer.put([new Uint8Array(1000)])); // connected, warm
           process.kill(daemon.pid, 'SIGSTOP');
-          const started = performance.now();
-          const put = producer.put([patternBytes(1000, 32)]).then(
-            () => null,
-            (err: unknown) => err,
-          );
-          await new Promise((resolve) => setTimeout(resolve, 200));
-          await daemon.kill();
-          const err = await put;
-          expect(err).toBeInstanceOf(UcxError);
-          expect((err as UcxError).code).toBe('UCX_PEER_GONE');
-          expect(performance.now() - started).toBeLessThan(10_000);
+          expectPeerGone(await putAcrossKill(producer, daemon, [patternBytes(1000, 32)], 200));
         } finally {
           await producer.close();
           await daemon.stop();
