@@ -19,7 +19,8 @@ Runs a node-local ProxyStore UCX daemon until SIGTERM or SIGINT.
   --max-bytes <bytes>         bytes of objects held at once (default: no limit)
   --max-object-size <bytes>   largest object accepted (default: no limit)
   --timeout-ms <ms>           limit of each UCX operation of a put (default 30000)
-  --error-mode <peer|none>    how its endpoints notice a dead producer (default from UCX_TLS)
+  --error-mode <peer|none>    how its endpoints notice a dead producer (default from UCX_TLS: none for
+                              shared memory or tcp alone, else peer)
   --id <id>                   server id (default random)
 
 UCX reads its transports from the environment (UCX_TLS, UCX_NET_DEVICES, ...).
