@@ -14,6 +14,7 @@ Napi::Function Endpoint::Define(Napi::Env env) {
                          InstanceMethod<&Endpoint::AmSend>("amSend"),
                          InstanceMethod<&Endpoint::Get>("get"),
                          InstanceMethod<&Endpoint::GetSync>("getSync"),
+                         InstanceMethod<&Endpoint::WaitAmSync>("waitAmSync"),
                          InstanceMethod<&Endpoint::Put>("put"),
                          InstanceMethod<&Endpoint::Flush>("flush"),
                          InstanceMethod<&Endpoint::UnpackRkey>("unpackRkey"),
@@ -297,6 +298,42 @@ Napi::Value Endpoint::Rma(const Napi::CallbackInfo& info, bool is_get) {
   ucs_status_ptr_t ptr = is_get ? ucp_get_nbx(ep_, local, a.length, a.remote, a.rkey->handle(), &p)
                                 : ucp_put_nbx(ep_, local, a.length, a.remote, a.rkey->handle(), &p);
   return worker_->Start(op, ptr);
+}
+
+// waitAmSync(id, tag: bigint, { tagOffset? = 8, timeoutMs? }) -> { header, data, info }: blocks until a
+// message of slot `id` whose header holds `tag` (u64 LE at tagOffset) arrives, as its handler would have
+// got it (the handler does not); throws UCX_TIMEOUT, or why this endpoint failed. For a reply to a
+// request sent on this endpoint, awaited without returning to the event loop (a fetch in getSync).
+Napi::Value Endpoint::WaitAmSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  unsigned id = AmId(env, info[0], "waitAmSync");
+  if (!info[1].IsBigInt()) throw Napi::TypeError::New(env, "waitAmSync: tag must be a bigint");
+  bool lossless = false;
+  uint64_t tag = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw Napi::RangeError::New(env, "waitAmSync: tag must fit in a u64");
+  size_t tag_offset = 8;
+  double timeout_ms = 0;
+  if (info[2].IsObject()) {
+    Napi::Object options = info[2].As<Napi::Object>();
+    Napi::Value at = options.Get("tagOffset");
+    if (!at.IsUndefined()) {
+      double d = at.IsNumber() ? at.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 0 && d <= 1 << 20 && d == static_cast<double>(static_cast<size_t>(d)))) {
+        throw Napi::TypeError::New(env, "waitAmSync: tagOffset must be a small non-negative integer");
+      }
+      tag_offset = static_cast<size_t>(d);
+    }
+    timeout_ms = TimeoutOption(info[2]);
+  } else if (!info[2].IsUndefined()) {
+    throw Napi::TypeError::New(env, "waitAmSync: options must be an object");
+  }
+  if (failed_ != UCS_OK) throw MakeError(env, CodeFor(failed_, connecting_), failed_, "waitAmSync");
+  if (ep_ == nullptr) {
+    Napi::Error err = Napi::Error::New(env, "waitAmSync: endpoint is closed");
+    err.Set("code", Napi::String::New(env, kClosed));
+    throw err;
+  }
+  return worker_->WaitAmSync(this, id, tag, tag_offset, timeout_ms);
 }
 
 // getSync(region, offset, length, remoteAddress, rkey, { timeoutMs? }) -> undefined; throws typed errors.

@@ -68,6 +68,7 @@ class Endpoint : public Napi::ObjectWrap<Endpoint> {
   void CheckRkey(Napi::Env env, RemoteKey* rkey, const char* what);
   Napi::Value Get(const Napi::CallbackInfo& info);
   Napi::Value GetSync(const Napi::CallbackInfo& info);
+  Napi::Value WaitAmSync(const Napi::CallbackInfo& info);
   Napi::Value Put(const Napi::CallbackInfo& info);
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value UnpackRkey(const Napi::CallbackInfo& info);

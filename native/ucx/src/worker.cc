@@ -232,33 +232,8 @@ void Worker::DispatchOne(Event& ev) {
         if (ev.lease != nullptr) DropLease(ev.lease);
         break;
       }
-      Napi::ArrayBuffer header = Napi::ArrayBuffer::New(env_, ev.header.size());
-      if (!ev.header.empty()) std::memcpy(header.Data(), ev.header.data(), ev.header.size());
-      Napi::Object info = Napi::Object::New(env_);
-      Napi::Value data;
-      if (ev.lease != nullptr) {
-        // The block becomes a pooled region JS owns (release() or its buffer's collection returns it).
-        Napi::Object region = MemoryRegion::FromLease(env_, this, ev.lease, ev.length);
-        ev.lease = nullptr;
-        info.Set("region", region);
-        data = region.Get("buffer");
-      } else {
-        data = AdoptBuffer(env_, ev.data, ev.length);
-        ev.data = nullptr;
-      }
-      info.Set("rndv", Napi::Boolean::New(env_, ev.rndv));
-      Napi::Value reply = env_.Undefined();
-      if (ev.reply_ep != nullptr) {
-        Endpoint* endpoint = FindEndpoint(ev.reply_ep);
-        if (endpoint == nullptr) {
-          Napi::Object obj;
-          endpoint = Endpoint::Create(env_, this, &obj);
-          endpoint->Adopt(ev.reply_ep);
-        }
-        reply = endpoint->Value();
-      }
-      info.Set("endpoint", reply);
-      CallJs(it->second->fn.Value(), {header, data, info});
+      Napi::Object args = AmArgs(ev);
+      CallJs(it->second->fn.Value(), {args.Get("header"), args.Get("data"), args.Get("info")});
       break;
     }
     case Event::kEpError:
@@ -426,6 +401,92 @@ ucs_status_t Worker::WaitSync(Op* op, double timeout_ms) {
   Unref();
   if (peer_failed) return op->endpoint->failed();
   return timed_out ? UCS_ERR_TIMED_OUT : UCS_ERR_IO_ERROR;  // IO_ERROR: poll() failed
+}
+
+Napi::Object Worker::AmArgs(Event& ev) {
+  Napi::ArrayBuffer header = Napi::ArrayBuffer::New(env_, ev.header.size());
+  if (!ev.header.empty()) std::memcpy(header.Data(), ev.header.data(), ev.header.size());
+  Napi::Object info = Napi::Object::New(env_);
+  Napi::Value data;
+  if (ev.lease != nullptr) {
+    // The block becomes a pooled region JS owns (release() or its buffer's collection returns it).
+    Napi::Object region = MemoryRegion::FromLease(env_, this, ev.lease, ev.length);
+    ev.lease = nullptr;
+    info.Set("region", region);
+    data = region.Get("buffer");
+  } else {
+    data = AdoptBuffer(env_, ev.data, ev.length);
+    ev.data = nullptr;
+  }
+  info.Set("rndv", Napi::Boolean::New(env_, ev.rndv));
+  Napi::Value reply = env_.Undefined();
+  if (ev.reply_ep != nullptr) {
+    Endpoint* endpoint = FindEndpoint(ev.reply_ep);
+    if (endpoint == nullptr) {
+      Napi::Object obj;
+      endpoint = Endpoint::Create(env_, this, &obj);
+      endpoint->Adopt(ev.reply_ep);
+    }
+    reply = endpoint->Value();
+  }
+  info.Set("endpoint", reply);
+  Napi::Object args = Napi::Object::New(env_);
+  args.Set("header", header);
+  args.Set("data", data);
+  args.Set("info", info);
+  return args;
+}
+
+bool Worker::TakeAm(unsigned id, uint64_t tag, size_t tag_offset, Event* out) {
+  for (auto it = events_.begin(); it != events_.end(); ++it) {
+    if (it->kind != Event::kAm || it->id != id || it->header.size() < tag_offset + 8) continue;
+    uint64_t value = 0;
+    for (int i = 7; i >= 0; --i) value = (value << 8) | it->header[tag_offset + static_cast<size_t>(i)];
+    if (value != tag) continue;
+    *out = std::move(*it);
+    events_.erase(it);
+    ++stats_.am_received;
+    if (out->rndv) ++stats_.am_rndv_received;
+    return true;
+  }
+  return false;
+}
+
+Napi::Object Worker::WaitAmSync(Endpoint* endpoint, unsigned id, uint64_t tag, size_t tag_offset, double timeout_ms) {
+  double deadline = timeout_ms > 0 ? NowMs() + timeout_ms : 0;
+  Event ev{};
+  ucs_status_t status = UCS_OK;
+  for (;;) {
+    if (TakeAm(id, tag, tag_offset, &ev)) break;
+    if (endpoint->failed() != UCS_OK) {
+      status = endpoint->failed();
+      break;
+    }
+    if (deadline > 0 && NowMs() >= deadline) {
+      status = UCS_ERR_TIMED_OUT;
+      break;
+    }
+    if (ucp_worker_progress(handle_) != 0) {
+      ++stats_.progress_calls;
+      continue;
+    }
+    // Pooled and rendezvous receives that arrived meanwhile are started here (their events queued).
+    StartRndvRecvs();
+    if (TakeAm(id, tag, tag_offset, &ev)) break;
+    int wait_ms = -1;
+    if (deadline > 0) wait_ms = static_cast<int>(std::ceil(std::max(0.0, deadline - NowMs())));
+    ucs_status_t armed = ucp_worker_arm(handle_);
+    if (armed != UCS_OK) continue;  // events arrived between progress and arm (or cannot sleep)
+    pollfd pfd{efd_, POLLIN, 0};
+    int n = ::poll(&pfd, 1, wait_ms);
+    if (n < 0 && errno != EINTR) {
+      status = UCS_ERR_IO_ERROR;
+      break;
+    }
+  }
+  Kick();  // what else arrived meanwhile is dispatched by the next cycle
+  if (status != UCS_OK) throw MakeError(env_, CodeFor(status, false), status, "waitAmSync");
+  return AmArgs(ev);
 }
 
 void Worker::FailEndpointOps(Endpoint* endpoint) {

@@ -93,6 +93,10 @@ class Worker {
   void FinishSync(Op* op);
   // Rejects the unsettled async operations of an endpoint that failed (Endpoint::HandleError).
   void FailEndpointOps(Endpoint* endpoint);
+  // Blocks, progressing as WaitSync does, until a message of slot `id` whose header holds `tag` as a
+  // little-endian u64 at byte `tag_offset` has arrived (taken out of the queue, so no handler sees it),
+  // `endpoint` fails, or `timeout_ms` (0: none) passes. The message's handler arguments, or throws.
+  Napi::Object WaitAmSync(Endpoint* endpoint, unsigned id, uint64_t tag, size_t tag_offset, double timeout_ms);
 
   // Schedules a progress cycle on the loop (after posting work from a JS call).
   void Kick();
@@ -205,6 +209,9 @@ class Worker {
   void Settle(Op* op, ucs_status_t status);
   void MaybeDelete(Op* op);
   void Post(Event&& ev) { events_.push_back(std::move(ev)); }
+  // The (header, data, info) a handler of the message gets; consumes ev's data or lease.
+  Napi::Object AmArgs(Event& ev);
+  bool TakeAm(unsigned id, uint64_t tag, size_t tag_offset, Event* out);
 
   Napi::Env env_;
   std::shared_ptr<Context> context_;

@@ -353,6 +353,46 @@ if (tcp) {
     return `AM (${len} B header) dispatched after getSync returned`;
   });
 
+  await test('waitAmSync takes the message with its tag (no handler sees it) and leaves the others; a pooled one comes as a region; UCX_TIMEOUT when none comes', async () => {
+    const ep = ucx.connectAddressSync(ucx.workerAddress(), { errorMode: 'none' });
+    const seen = [];
+    ucx.setAmHandler(11, (h) => seen.push(new DataView(h).getBigUint64(8, true)));
+    ucx.setAmHandler(12, (_h, _d, info) => { seen.push('pooled'); info.region?.release(); }, { receive: 'pool', shared: false });
+    const header = (tag) => {
+      const b = new Uint8Array(16);
+      new DataView(b.buffer).setBigUint64(8, tag, true);
+      return b;
+    };
+    ep.amSend(11, header(1n), new Uint8Array(10)).catch(() => {});
+    ep.amSend(11, header(2n), new Uint8Array(10)).catch(() => {});
+    const got = ep.waitAmSync(11, 2n, { timeoutMs: 10000 });
+    assert(new DataView(got.header).getBigUint64(8, true) === 2n, 'took another message');
+    assert(got.data.byteLength === 10, `data of ${got.data.byteLength} B`);
+    const data = new Uint8Array(LOOP);
+    fillPattern(data, 5);
+    ep.amSend(12, header(3n), data).catch(() => {});
+    const big = ep.waitAmSync(12, 3n, { timeoutMs: 10000 });
+    assert(big.info.region !== undefined && big.info.region.shm === null, 'not a private pooled region');
+    assert(checkPattern(new Uint8Array(big.data, 0, LOOP), 5) === -1, 'bytes differ');
+    big.info.region.release();
+    const t0 = performance.now();
+    expectCode(() => ep.waitAmSync(11, 9n, { timeoutMs: 200 }), 'UCX_TIMEOUT');
+    const ms = performance.now() - t0;
+    assert(ms >= 190 && ms < 2000, `timed out after ${ms.toFixed(0)} ms`);
+    await tick();
+    await tick();
+    assert(seen.length === 1 && seen[0] === 1n, `the handlers saw ${seen.join(', ')}`);
+    for (const bad of [() => ep.waitAmSync(11, 1), () => ep.waitAmSync(70000, 1n), () => ep.waitAmSync(11, 1n, { tagOffset: -1 })]) {
+      let err = null;
+      try { bad(); } catch (e) { err = e; }
+      assert(err instanceof TypeError, `bad arguments: ${err}`);
+    }
+    ucx.setAmHandler(11, null);
+    ucx.setAmHandler(12, null, { receive: 'pool' });
+    await ep.close();
+    return `the tagged message taken, the other dispatched; ${LOOP} B pooled; timeout after ${ms.toFixed(0)} ms`;
+  });
+
   await test('release() during an RMA get throws UCX_BUSY; after it settles release works', async () => {
     const ep = ucx.connectAddressSync(ucx.workerAddress(), { errorMode: 'none' });
     const src = ucx.allocate(16 << 20);

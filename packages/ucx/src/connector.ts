@@ -32,7 +32,7 @@ import {
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
 import { NONCE_SIZE, checkObject, clearNonce, frameViews, layoutOf, newNonce, writeObject } from './layout.js';
 import { defaultErrorMode, fetchGets, pushErrorMode, ucx } from './native-loader.js';
-import type { ErrorMode, MemoryRegion, NativeAddon } from './native.js';
+import type { Endpoint, ErrorMode, MemoryRegion, NativeAddon } from './native.js';
 import { type Peer, peerFor, peerStats, releasePeers, retainPeers, withPeer, withPeerSync } from './peers.js';
 import {
   AM_FETCH_REPLY,
@@ -291,9 +291,9 @@ function onPullReply(header: ArrayBuffer): void {
 // ---- Gets by fetch: the owner sends the block (tcp alone) ----------------------------------------------
 
 /**
- * PROXYSTORE_UCX_GET=rma makes gets over tcp alone read by RMA get (which UCX emulates there with
- * messages the owner answers piece by piece) instead of asking the owner to send the block (a fetch):
- * for comparing the two. Read when a connector is built.
+ * PROXYSTORE_UCX_GET=rma makes gets (get and getSync) over tcp alone read by RMA get (which UCX emulates
+ * there with messages the owner answers piece by piece) instead of asking the owner to send the block (a
+ * fetch): for comparing the two. Read when a connector is built.
  */
 export const ENV_GET = 'PROXYSTORE_UCX_GET';
 
@@ -317,6 +317,20 @@ function onFetchReply(header: ArrayBuffer, _data: ArrayBuffer, info: { region?: 
   }
   pendingFetches.delete(msg.seq);
   pending.resolve({ kind: msg.kind, a: msg.a.slice(), region: info.region });
+}
+
+/** Sets this thread's FETCH_REPLY slot once: answers land in private pooled blocks (they become values). */
+function setFetchHandler(native: NativeAddon): void {
+  if (fetchHandlerSet) return;
+  native.setAmHandler(AM_FETCH_REPLY, onFetchReply, { receive: 'pool', shared: false });
+  fetchHandlerSet = true;
+}
+
+/** A FETCH_REQUEST header: the server, the object, and the block's address and length from the descriptor
+ * (the owner answers only for the very block the key describes). */
+function fetchRequest(k: UcxKey, d: RemoteObjectInfo, seq: number): Uint8Array {
+  const ask = { server: k.server, id: k.id, address: d.remoteAddress.toString(), length: d.length };
+  return encodePull(PullKind.FETCH, seq, jsonBytes(ask), new Uint8Array(0));
 }
 
 /** Id naming this thread's staged blocks in pull requests (a descriptor needs a server). */
@@ -700,10 +714,7 @@ export class UcxConnector implements Connector<UcxKey> {
    * an object it no longer holds gives null.
    */
   async #fetchGet(native: NativeAddon, k: UcxKey, d: RemoteObjectInfo, what: string, options?: IoOptions): Promise<Uint8Array[] | null> {
-    if (!fetchHandlerSet) {
-      native.setAmHandler(AM_FETCH_REPLY, onFetchReply, { receive: 'pool', shared: false });
-      fetchHandlerSet = true;
-    }
+    setFetchHandler(native);
     const seq = nextSeq++;
     const peer = peerFor(`UCX server ${k.server}`, d.workerAddress, this.errorMode);
     let timer: NodeJS.Timeout | undefined;
@@ -720,10 +731,7 @@ export class UcxConnector implements Connector<UcxKey> {
       stopWatching = peer.onFailure((err) => failReply(toUcxError(`${what}: the connection to the owner failed`, err)));
       try {
         const ep = await peer.endpoint(this.timeoutMs);
-        // The descriptor's address and length too: the owner answers only for the block the key describes.
-        const ask = { server: k.server, id: k.id, address: d.remoteAddress.toString(), length: d.length };
-        const request = encodePull(PullKind.FETCH, seq, jsonBytes(ask), new Uint8Array(0));
-        await ep.amSend(AM_FETCH_REQUEST, request, new Uint8Array(0), { timeoutMs: this.timeoutMs });
+        await ep.amSend(AM_FETCH_REQUEST, fetchRequest(k, d, seq), new Uint8Array(0), { timeoutMs: this.timeoutMs });
         fetchesSent++;
       } catch (err) {
         peer.failed(err);
@@ -736,28 +744,63 @@ export class UcxConnector implements Connector<UcxKey> {
         peer.failed(err);
         throw err;
       }
-      const { region } = answer;
-      if (answer.kind === PullKind.ERROR) {
-        if (region !== undefined) releaseRegion(region);
-        const e = parseJson(answer.a) as { code?: unknown; message?: unknown } | null;
-        if (e?.code === FETCH_NOT_FOUND) return null;
-        throw new UcxError(UcxErrorCode.ERROR, `${what}: the owner refused (${String(e?.code)}): ${String(e?.message)}`);
-      }
-      if (region === undefined) {
-        // An object of 0 bytes cannot be (every block has its header): a block that found no memory here.
-        throw new UcxError(UcxErrorCode.ERROR, `${what}: the owner's block found no memory here (stats().amDropped)`);
-      }
-      if (region.byteLength !== d.length) {
-        releaseRegion(region);
-        return null;  // not the block the key describes: the object was replaced
-      }
-      return this.#received(region, d);
+      return this.#fetched(answer.kind, answer.a, answer.region, d, what);
     } finally {
       clearTimeout(timer);
       stopWatching?.();
       pendingFetches.delete(seq);
       peer.end();
     }
+  }
+
+  /** `#fetchGet` without yielding (getSync): the answer is awaited by blocking progress in the addon. */
+  #fetchGetSync(native: NativeAddon, k: UcxKey, d: RemoteObjectInfo, what: string): Uint8Array[] | null {
+    setFetchHandler(native);
+    const seq = nextSeq++;
+    const peer = peerFor(`UCX server ${k.server}`, d.workerAddress, this.errorMode);
+    peer.begin();
+    try {
+      let ep: Endpoint;
+      try {
+        ep = peer.endpointSync(this.timeoutMs);
+      } catch (err) {
+        throw toUcxError(`${what}: connecting`, err);
+      }
+      // Progressed by the wait below; a failure shows there as the endpoint's.
+      ep.amSend(AM_FETCH_REQUEST, fetchRequest(k, d, seq), new Uint8Array(0), { timeoutMs: this.timeoutMs }).catch(() => {});
+      fetchesSent++;
+      const { header, info } = ep.waitAmSync(AM_FETCH_REPLY, BigInt(seq), { timeoutMs: this.timeoutMs });
+      const msg = decodePull(header);
+      if (msg === null || (msg.kind !== PullKind.OK && msg.kind !== PullKind.ERROR)) {
+        if (info.region !== undefined) releaseRegion(info.region);
+        throw new UcxError(UcxErrorCode.ERROR, `${what}: the owner's answer is garbled`);
+      }
+      return this.#fetched(msg.kind, msg.a, info.region, d, what);
+    } catch (err) {
+      peer.failed(err);
+      throw toUcxError(what, err);
+    } finally {
+      peer.end();
+    }
+  }
+
+  /** A fetch's answer as a get's result: the frames, null for an object not there, or a typed error. */
+  #fetched(kind: PullKind, a: Uint8Array, region: MemoryRegion | undefined, d: RemoteObjectInfo, what: string): Uint8Array[] | null {
+    if (kind === PullKind.ERROR) {
+      if (region !== undefined) releaseRegion(region);
+      const e = parseJson(a) as { code?: unknown; message?: unknown } | null;
+      if (e?.code === FETCH_NOT_FOUND) return null;
+      throw new UcxError(UcxErrorCode.ERROR, `${what}: the owner refused (${String(e?.code)}): ${String(e?.message)}`);
+    }
+    if (region === undefined) {
+      // An object of 0 bytes cannot be (every block has its header): a block that found no memory here.
+      throw new UcxError(UcxErrorCode.ERROR, `${what}: the owner's block found no memory here (stats().amDropped)`);
+    }
+    if (region.byteLength !== d.length) {
+      releaseRegion(region);
+      return null; // not the block the key describes: the object was replaced
+    }
+    return this.#received(region, d);
   }
 
   /**
@@ -806,6 +849,7 @@ export class UcxConnector implements Connector<UcxKey> {
     if (local !== undefined) return local.read(k.id, d.nonce);
     const native = ucx();
     const what = `get of ${k.id} from UCX server ${k.server} (${k.control})`;
+    if (this.#fetch && !(this.sameHost && sameHostSource(native, d) !== undefined)) return this.#fetchGetSync(native, k, d, what);
     const region = acquireRegion(native, d.length, what, PRIVATE);
     if (this.#readSameHost(native, d, region, what)) return this.#received(region, d);
     const peer = peerFor(`UCX server ${k.server}`, d.workerAddress, this.errorMode);

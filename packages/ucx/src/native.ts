@@ -139,6 +139,14 @@ export interface Endpoint {
    * inside UCX as in `get` (in errorMode 'none' possibly forever), keeping `region` pinned (UCX_BUSY).
    */
   getSync(region: MemoryRegion, offset: number, length: number, remoteAddress: bigint, rkey: RemoteKey, options?: TimeoutOptions): void;
+  /**
+   * Blocks (progressing this thread's worker, as getSync) until a message of slot `id` arrives whose
+   * header holds `tag` as a little-endian u64 at byte `tagOffset` (default 8), and returns it as its
+   * handler would have got it (the handler does not). For the answer to a request sent on this endpoint,
+   * awaited without returning to the event loop. Throws UCX_TIMEOUT after `timeoutMs`, or why this
+   * endpoint failed (UCX_PEER_GONE, ...).
+   */
+  waitAmSync(id: number, tag: bigint, options?: TimeoutOptions & { tagOffset?: number }): { header: ArrayBuffer; data: ArrayBuffer; info: AmInfo };
   /** One-sided write of `length` bytes of `region` at `offset` to the peer's `remoteAddress`. */
   put(region: MemoryRegion, offset: number, length: number, remoteAddress: bigint, rkey: RemoteKey, options?: TimeoutOptions): Promise<void>;
   flush(options?: TimeoutOptions): Promise<void>;

@@ -667,9 +667,10 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
       }
     });
 
-    // (g''') how a get reads: over tcp alone it asks the owner to send the block (a fetch); getSync and
-    // PROXYSTORE_UCX_GET=rma read by RMA get; over shared memory a same-host copy. The same bytes each way.
-    it(`gets ${sharedMemory ? 'copy from the owner on this host (no fetch)' : 'fetch (the owner sends the block); getSync and PROXYSTORE_UCX_GET=rma read by RMA'}: the same bytes`, async () => {
+    // (g''') how a get reads: over tcp alone it asks the owner to send the block (a fetch), getSync too
+    // (waiting for the answer by blocking progress); PROXYSTORE_UCX_GET=rma reads by RMA get; over shared
+    // memory a same-host copy. The same bytes each way.
+    it(`gets ${sharedMemory ? 'copy from the owner on this host (no fetch)' : 'and getSync fetch (the owner sends the block); PROXYSTORE_UCX_GET=rma reads by RMA'}: the same bytes`, async () => {
       const daemon = await UcxDaemonProcess.start({ tls });
       const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
       process.env.PROXYSTORE_UCX_GET = 'rma';
@@ -683,11 +684,14 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         const before = ucxStats().fetches;
         expect(sha256((await reader.get(key)) ?? [])).toBe(digest);
         expect(ucxStats().fetches - before).toBe(sharedMemory ? 0 : 1);
-        expect(sha256((await rma.get(key)) ?? [])).toBe(digest);
         expect(sha256(reader.getSync(key) ?? [])).toBe(digest);
-        expect(ucxStats().fetches - before).toBe(sharedMemory ? 0 : 1);
+        expect(ucxStats().fetches - before).toBe(sharedMemory ? 0 : 2);
+        expect(sha256((await rma.get(key)) ?? [])).toBe(digest);
+        expect(sha256(rma.getSync(key) ?? [])).toBe(digest);
+        expect(ucxStats().fetches - before).toBe(sharedMemory ? 0 : 2);
         await producer.evict(key);
         expect(await reader.get(key)).toBeNull();
+        expect(reader.getSync(key)).toBeNull();
         expect(await rma.get(key)).toBeNull();
       } finally {
         await producer.close();
