@@ -45,10 +45,16 @@ Napi::Value SetAmHandler(const Napi::CallbackInfo& info) {
   bool pooled = false;
   bool placed = false;
   bool shared = true;
+  bool during_sync = false;
   uint64_t max_block = 0;
   if (!info[2].IsUndefined() && !info[2].IsNull()) {
     if (!info[2].IsObject()) throw Napi::TypeError::New(env, "setAmHandler: options must be an object");
     Napi::Object options = info[2].As<Napi::Object>();
+    // options.duringSync: this slot's messages are handled inside getSync / waitAmSync too (for requests
+    // a peer may be blocked on while this thread blocks on it).
+    Napi::Value during = options.Get("duringSync");
+    if (!during.IsUndefined() && !during.IsBoolean()) throw Napi::TypeError::New(env, "setAmHandler: duringSync must be a boolean");
+    during_sync = during.IsBoolean() && during.As<Napi::Boolean>().Value();
     Napi::Value receive = options.Get("receive");
     std::string mode = receive.IsString() ? receive.As<Napi::String>().Utf8Value() : receive.IsUndefined() ? "copy" : "";
     if (mode != "copy" && mode != "pool" && mode != "placed") {
@@ -71,7 +77,8 @@ Napi::Value SetAmHandler(const Napi::CallbackInfo& info) {
       max_block = static_cast<uint64_t>(d);
     }
   }
-  Worker::Get(env)->SetAmHandler(AmId(env, info[0], "setAmHandler"), info[1], pooled, placed, max_block, shared);
+  Worker::Get(env)->SetAmHandler(AmId(env, info[0], "setAmHandler"), info[1], pooled, placed, max_block, shared,
+                                 during_sync);
   return env.Undefined();
 }
 

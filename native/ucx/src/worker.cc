@@ -367,8 +367,10 @@ ucs_status_t Worker::WaitSync(Op* op, double timeout_ms) {
       ++stats_.progress_calls;
       continue;
     }
-    // Rendezvous AM receives that arrived meanwhile are started (no JS); their events wait.
+    // Rendezvous AM receives that arrived meanwhile are started; their events wait, but for the slots
+    // that asked to be served during a blocking wait (a fetch a peer may be blocked on).
     StartRndvRecvs();
+    DispatchDuringSync();
     if (op->sync_done) break;
     int wait_ms = -1;
     if (deadline > 0) {
@@ -452,6 +454,23 @@ bool Worker::TakeAm(unsigned id, uint64_t tag, size_t tag_offset, Event* out) {
   return false;
 }
 
+void Worker::DispatchDuringSync() {
+  std::vector<Event> due;
+  for (auto it = events_.begin(); it != events_.end();) {
+    auto slot = it->kind == Event::kAm ? am_slots_.find(it->id) : am_slots_.end();
+    if (slot != am_slots_.end() && slot->second->during_sync) {
+      due.push_back(std::move(*it));
+      it = events_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (Event& ev : due) {
+    Napi::HandleScope scope(env_);
+    DispatchOne(ev);
+  }
+}
+
 Napi::Object Worker::WaitAmSync(Endpoint* endpoint, unsigned id, uint64_t tag, size_t tag_offset, double timeout_ms) {
   double deadline = timeout_ms > 0 ? NowMs() + timeout_ms : 0;
   Event ev{};
@@ -473,6 +492,8 @@ Napi::Object Worker::WaitAmSync(Endpoint* endpoint, unsigned id, uint64_t tag, s
     // Pooled and rendezvous receives that arrived meanwhile are started here (their events queued).
     StartRndvRecvs();
     if (TakeAm(id, tag, tag_offset, &ev)) break;
+    // Requests a peer may be blocked on in its own wait (a fetch answered by a server here).
+    DispatchDuringSync();
     int wait_ms = -1;
     if (deadline > 0) wait_ms = static_cast<int>(std::ceil(std::max(0.0, deadline - NowMs())));
     ucs_status_t armed = ucp_worker_arm(handle_);
@@ -783,7 +804,8 @@ void Worker::OnRndvComplete(void* request, ucs_status_t status, size_t length, v
   delete r;
 }
 
-void Worker::SetAmHandler(unsigned id, Napi::Value fn, bool pooled, bool placed, uint64_t max_block, bool shared) {
+void Worker::SetAmHandler(unsigned id, Napi::Value fn, bool pooled, bool placed, uint64_t max_block, bool shared,
+                          bool during_sync) {
   auto it = am_slots_.find(id);
   if (it == am_slots_.end() || it->second->pooled != pooled) {
     std::unique_ptr<AmSlot> slot;
@@ -809,6 +831,7 @@ void Worker::SetAmHandler(unsigned id, Napi::Value fn, bool pooled, bool placed,
   it->second->placed = pooled && placed;
   it->second->max_block = max_block;
   it->second->shared = shared;
+  it->second->during_sync = during_sync;
   // The UCX handler stays registered (UCX keeps `arg`); without a JS function messages are dropped.
   if (fn.IsFunction()) {
     it->second->fn = Napi::Persistent(fn.As<Napi::Function>());

@@ -110,7 +110,7 @@ class Worker {
   // of it itself (what a pushed put with its frames sent in place uses). Blocks over `max_block` bytes, or
   // data that does not fit, drop the message.
   void SetAmHandler(unsigned id, Napi::Value fn, bool pooled, bool placed = false, uint64_t max_block = 0,
-                    bool shared = true);
+                    bool shared = true, bool during_sync = false);
   Napi::Value Address(Napi::Env env);
 
   // Registries, for reply-endpoint lookup and teardown.
@@ -154,6 +154,7 @@ class Worker {
     bool placed = false;  // pooled, and the header says the block's length and where the data goes in it
     uint64_t max_block = 0;  // placed: larger blocks are refused (the message dropped)
     bool shared = true;  // pooled: blocks same-host readers may map (memfd), or private memory
+    bool during_sync = false;  // its messages are dispatched inside getSync / waitAmSync too
   };
   // A message whose data is received after progress returns (StartRndvRecvs): rendezvous messages, and
   // every message of a pooled slot (the pool can only be used where an env is, not inside a callback).
@@ -212,6 +213,8 @@ class Worker {
   // The (header, data, info) a handler of the message gets; consumes ev's data or lease.
   Napi::Object AmArgs(Event& ev);
   bool TakeAm(unsigned id, uint64_t tag, size_t tag_offset, Event* out);
+  // Inside a blocking wait: runs the handlers of queued messages whose slots asked for it (duringSync).
+  void DispatchDuringSync();
 
   Napi::Env env_;
   std::shared_ptr<Context> context_;

@@ -353,6 +353,38 @@ if (tcp) {
     return `AM (${len} B header) dispatched after getSync returned`;
   });
 
+  await test('a duringSync slot is handled inside getSync and waitAmSync; other slots wait for the event loop', async () => {
+    const ep = ucx.connectAddressSync(ucx.workerAddress(), { errorMode: 'none' });
+    const src = ucx.allocate(LOOP);
+    const rkey = ep.unpackRkey(src.packRkey());
+    const dst = ucx.acquire(LOOP);
+    let blocked = false;
+    const inside = [];
+    ucx.setAmHandler(13, () => inside.push(['during', blocked]), { duringSync: true });
+    ucx.setAmHandler(14, () => inside.push(['plain', blocked]));
+    ep.amSend(13, new Uint8Array(16), null).catch(() => {});
+    ep.amSend(14, new Uint8Array(16), null).catch(() => {});
+    blocked = true;
+    ep.getSync(dst, 0, LOOP, src.address, rkey, { timeoutMs: 10000 });
+    ep.amSend(13, new Uint8Array(16), null).catch(() => {});
+    expectCode(() => ep.waitAmSync(15, 1n, { timeoutMs: 300 }), 'UCX_TIMEOUT');
+    blocked = false;
+    await tick();
+    await tick();
+    const seen = inside.map(([slot, during]) => `${slot}:${during ? 'inside' : 'after'}`).join(' ');
+    assert(seen === 'during:inside during:inside plain:after', `handled: ${seen}`);
+    let bad = null;
+    try { ucx.setAmHandler(13, () => {}, { duringSync: 'yes' }); } catch (e) { bad = e; }
+    assert(bad instanceof TypeError, `duringSync: 'yes': ${bad}`);
+    ucx.setAmHandler(13, null);
+    ucx.setAmHandler(14, null);
+    dst.release();
+    rkey.destroy();
+    src.unmap();
+    await ep.close();
+    return seen;
+  });
+
   await test('waitAmSync takes the message with its tag (no handler sees it) and leaves the others; a pooled one comes as a region; UCX_TIMEOUT when none comes', async () => {
     const ep = ucx.connectAddressSync(ucx.workerAddress(), { errorMode: 'none' });
     const seen = [];

@@ -205,6 +205,13 @@ export interface AmHandlerOptions {
    * here, such as a value.
    */
   shared?: boolean;
+  /**
+   * Also handle this slot's messages inside `getSync` and `waitAmSync` (other slots' messages wait until
+   * the thread returns to the event loop). For requests a peer may be blocked on while this thread blocks
+   * on that peer: two processes fetching synchronously from each other would otherwise each wait for the
+   * other's answer until their time limits.
+   */
+  duringSync?: boolean;
 }
 
 export interface PoolOptions {

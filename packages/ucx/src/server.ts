@@ -168,7 +168,9 @@ export class UcxServer {
     server.#address = options.advertiseAddress ?? bound.address;
     if (servers.size === 0) {
       native.setAmHandler(AM_PULL_REQUEST, onPullRequest);
-      native.setAmHandler(AM_FETCH_REQUEST, onFetchRequest);
+      // Answered inside this thread's own getSync too: a peer may be blocked on it meanwhile (a getSync
+      // of ours waiting on a getSync of theirs would otherwise wait out both time limits).
+      native.setAmHandler(AM_FETCH_REQUEST, onFetchRequest, { duringSync: true });
     }
     servers.set(server.id, server);
     setPushSlot(native);

@@ -701,6 +701,28 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
       }
     });
 
+    // (g'''') each process serves the other while it blocks on it: over tcp a getSync fetches, and the
+    // owner's answer is a message its server handles in JS; a thread blocked in its own getSync still
+    // handles fetch requests (duringSync), or two processes resolving each other's proxies at once would
+    // each wait for the other until their time limits.
+    it('two processes getSync each other\'s objects at the same moment: both get them, within their time limits', async () => {
+      const a = await UcxChild.start({ tls, connector: { timeoutMs: 5_000 } });
+      const b = await UcxChild.start({ tls, connector: { timeoutMs: 5_000 } });
+      try {
+        const { key: ka } = await a.put([[8 * MiB, 51]]);
+        const { key: kb } = await b.put([[8 * MiB, 52]]);
+        for (let round = 0; round < 3; round++) {
+          const started = performance.now();
+          const [fromB, fromA] = await Promise.all([a.getSync(kb), b.getSync(ka)]);
+          expect(fromB.found && fromA.found).toBe(true);
+          expect(performance.now() - started).toBeLessThan(4_000);
+        }
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+    }, 60_000);
+
     // (g'') the owner's side of a fetch (how gets read over tcp alone), by hand: only a request naming the
     // very block a key describes gets it; anything else gets NOT_FOUND (the get's null) or nothing.
     it('hand-made fetches: only one naming the exact block gets it; the others NOT_FOUND, garbage ignored', async () => {
