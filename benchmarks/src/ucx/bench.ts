@@ -13,12 +13,18 @@ import { UcxRawSession, type UcxTransport } from './session.js';
  * The subjects of each op. A get takes a pool block that returns when its value's buffer is collected
  * (case 'get'), so back-to-back gets may find no idle block and register a fresh one: the rows'
  * memMapsPerCall and poolMissesPerCall say how often. Case 'get+release' gives each value's block back
- * with releaseValue, on the clock, as a consumer done with its value does.
+ * with releaseValue, on the clock, as a consumer done with its value does; 'getSync+release' does the same
+ * through getSync, the blocking read a proxy's first access makes.
  */
 const SUBJECTS: Record<UcxOp, { case: string; impl: UcxImpl; name: string }[]> = {
   get: [
     { case: 'get', impl: 'connector-get', name: 'store.get(key) (UcxConnector, daemon mode)' },
     { case: 'get+release', impl: 'connector-get-release', name: 'store.get(key), then releaseValue(value) (UcxConnector, daemon mode)' },
+    {
+      case: 'getSync+release',
+      impl: 'connector-getsync-release',
+      name: "store.getSync(key) (a proxy's just-in-time read), then releaseValue(value) (UcxConnector, daemon mode)",
+    },
   ],
   put: [{ case: 'put', impl: 'connector-put', name: 'store.put(bytes) (UcxConnector, daemon mode)' }],
 };

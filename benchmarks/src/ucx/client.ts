@@ -128,6 +128,13 @@ await serveRequests(async () => {
         if (bytes > 0 && releaseValue?.(value) !== true) throw new Error('releaseValue did not take the value\'s block');
       },
     },
+    'connector-getsync-release': {
+      async call(bytes) {
+        const value = needStore().getSync<Uint8Array>(getKey as Key)?.value;
+        if (value?.byteLength !== bytes) throw new Error(`store.getSync returned ${value?.byteLength ?? 'nothing'}, not ${bytes} B`);
+        if (bytes > 0 && releaseValue?.(value) !== true) throw new Error('releaseValue did not take the value\'s block');
+      },
+    },
     'connector-put': {
       async call(bytes) {
         if (payload?.byteLength !== bytes) throw new Error(`connectorPrepare ${bytes} first`);

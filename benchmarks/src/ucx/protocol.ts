@@ -36,6 +36,8 @@ export type UcxImpl =
   | 'connector-get'
   /** The same, then `releaseValue(value)`: the block goes back at once (both on the clock). */
   | 'connector-get-release'
+  /** `store.getSync(key)` (a proxy's just-in-time read), then `releaseValue(value)`. */
+  | 'connector-getsync-release'
   /** The store over UcxConnector: `store.put(bytes)`, the object evicted off the clock. */
   | 'connector-put';
 

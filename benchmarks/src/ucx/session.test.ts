@@ -16,7 +16,7 @@ describe.skipIf(unavailable !== null)(`UCX measuring processes${unavailable === 
         await session.check(64 * 1024);
         await session.startConnector(benchToken());
         await session.prepareConnector(64 * 1024);
-        for (const impl of ['rma-get', 'pull-put', 'push-put', 'connector-get', 'connector-get-release', 'connector-put'] as const) {
+        for (const impl of ['rma-get', 'pull-put', 'push-put', 'connector-get', 'connector-get-release', 'connector-getsync-release', 'connector-put'] as const) {
           const r = await session.run(impl, 64 * 1024, 3, 1);
           expect(r.calls).toBe(3);
           expect(r.msPerOp).toBeGreaterThan(0);
