@@ -74,13 +74,12 @@ describe('proxystore-bench', () => {
       const labels = new Set(fromFile.rows.filter((r) => r.suite === 'ops' && r.connector === connector).map((r) => r.params?.['baseline']));
       expect([...labels].sort()).toEqual(['grpc-js', 'tcp']);
     }
-    // Where UCX is here, each transport has get, get+release and put rows against the raw addon and
-    // ucx_perftest, and
-    // report.md the bandwidth table the 0.9× target is read from.
+    // Where UCX is here, each transport has get, get+release, getSync+release and put rows against the raw
+    // addon and ucx_perftest, and report.md the bandwidth table the 0.9× target is read from.
     for (const connector of ['ucx-tcp', 'ucx-sm']) {
       if (fromFile.skipped.some((s) => s.connector === connector && s.suite === 'all')) continue;
       const mine = fromFile.rows.filter((r) => r.suite === 'ops' && r.connector === connector);
-      expect(new Set(mine.map((r) => r.case))).toEqual(new Set(['get', 'get+release', 'put']));
+      expect(new Set(mine.map((r) => r.case))).toEqual(new Set(['get', 'get+release', 'getSync+release', 'put']));
       const labels = new Set(mine.map((r) => r.params?.['baseline']));
       expect(labels.has('addon')).toBe(true);
       if (!fromFile.skipped.some((s) => s.connector === connector)) expect(labels.has('ucx_perftest')).toBe(true);
