@@ -347,53 +347,50 @@ void Worker::MaybeDelete(Op* op) {
 
 // ---- blocking mode ----
 
-ucs_status_t Worker::WaitSync(Op* op, double timeout_ms) {
+ucs_status_t Worker::Block(Endpoint* endpoint, double timeout_ms, const std::function<bool()>& done) {
   double deadline = timeout_ms > 0 ? NowMs() + timeout_ms : 0;
-  bool timed_out = false;
-  bool peer_failed = false;
-  while (!op->sync_done) {
+  ucs_status_t status = UCS_OK;
+  for (;;) {
+    if (done()) break;
     // The endpoint failed (UCX called its error handler during progress): in errorMode 'none' UCX
-    // keeps the request, so end the wait here, as a timeout would.
-    if (op->endpoint != nullptr && op->endpoint->failed() != UCS_OK) {
-      peer_failed = true;
+    // keeps its requests, so end the wait here, as a timeout would.
+    if (endpoint != nullptr && endpoint->failed() != UCS_OK) {
+      status = endpoint->failed();
       break;
     }
     // Checked on every turn: a transport that reports progress on every call must not outlast it.
     if (deadline > 0 && NowMs() >= deadline) {
-      timed_out = true;
+      status = UCS_ERR_TIMED_OUT;
       break;
     }
     if (ucp_worker_progress(handle_) != 0) {
       ++stats_.progress_calls;
       continue;
     }
-    // Rendezvous AM receives that arrived meanwhile are started; their events wait, but for the slots
-    // that asked to be served during a blocking wait (a fetch a peer may be blocked on).
+    // Pooled and rendezvous receives that arrived meanwhile are started (their events queued), and the
+    // slots that asked to be served during a blocking wait handled (a fetch a peer may be blocked on).
     StartRndvRecvs();
+    if (done()) break;
     DispatchDuringSync();
-    if (op->sync_done) break;
     int wait_ms = -1;
-    if (deadline > 0) {
-      double left = deadline - NowMs();
-      if (left <= 0) {
-        timed_out = true;
-        break;
-      }
-      wait_ms = static_cast<int>(std::ceil(left));
-    }
-    ucs_status_t armed = ucp_worker_arm(handle_);
-    if (armed == UCS_ERR_BUSY) continue;  // events arrived between progress and arm
-    if (armed != UCS_OK) {
-      // Cannot sleep on the fd: fall back to progressing (bounded by the deadline).
-      continue;
-    }
+    if (deadline > 0) wait_ms = static_cast<int>(std::ceil(std::max(0.0, deadline - NowMs())));
+    // Not armed: events arrived between progress and arm, or the fd cannot be slept on (then this
+    // loop progresses, bounded by the deadline).
+    if (ucp_worker_arm(handle_) != UCS_OK) continue;
     pollfd pfd{efd_, POLLIN, 0};
-    int n = ::poll(&pfd, 1, wait_ms);
-    if (n < 0 && errno != EINTR) break;
+    if (::poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
+      status = UCS_ERR_IO_ERROR;
+      break;
+    }
   }
   // Anything queued meanwhile (AMs, other completions, endpoint errors) is dispatched by the next cycle;
   // the fd may also have been drained by this loop, so do not wait for it to wake the loop.
   Kick();
+  return status;
+}
+
+ucs_status_t Worker::WaitSync(Op* op, double timeout_ms) {
+  ucs_status_t status = Block(op->endpoint, timeout_ms, [op] { return op->sync_done; });
   if (op->sync_done) return op->sync_status;
   op->abandoned = true;
   // Best effort, as in the async path: UCX keeps the request (and the region stays pinned) until it
@@ -401,8 +398,7 @@ ucs_status_t Worker::WaitSync(Op* op, double timeout_ms) {
   if (op->request != nullptr) ucp_request_cancel(handle_, op->request);
   op->settled = true;
   Unref();
-  if (peer_failed) return op->endpoint->failed();
-  return timed_out ? UCS_ERR_TIMED_OUT : UCS_ERR_IO_ERROR;  // IO_ERROR: poll() failed
+  return status;
 }
 
 Napi::Object Worker::AmArgs(Event& ev) {
@@ -472,40 +468,8 @@ void Worker::DispatchDuringSync() {
 }
 
 Napi::Object Worker::WaitAmSync(Endpoint* endpoint, unsigned id, uint64_t tag, size_t tag_offset, double timeout_ms) {
-  double deadline = timeout_ms > 0 ? NowMs() + timeout_ms : 0;
   Event ev{};
-  ucs_status_t status = UCS_OK;
-  for (;;) {
-    if (TakeAm(id, tag, tag_offset, &ev)) break;
-    if (endpoint->failed() != UCS_OK) {
-      status = endpoint->failed();
-      break;
-    }
-    if (deadline > 0 && NowMs() >= deadline) {
-      status = UCS_ERR_TIMED_OUT;
-      break;
-    }
-    if (ucp_worker_progress(handle_) != 0) {
-      ++stats_.progress_calls;
-      continue;
-    }
-    // Pooled and rendezvous receives that arrived meanwhile are started here (their events queued).
-    StartRndvRecvs();
-    if (TakeAm(id, tag, tag_offset, &ev)) break;
-    // Requests a peer may be blocked on in its own wait (a fetch answered by a server here).
-    DispatchDuringSync();
-    int wait_ms = -1;
-    if (deadline > 0) wait_ms = static_cast<int>(std::ceil(std::max(0.0, deadline - NowMs())));
-    ucs_status_t armed = ucp_worker_arm(handle_);
-    if (armed != UCS_OK) continue;  // events arrived between progress and arm (or cannot sleep)
-    pollfd pfd{efd_, POLLIN, 0};
-    int n = ::poll(&pfd, 1, wait_ms);
-    if (n < 0 && errno != EINTR) {
-      status = UCS_ERR_IO_ERROR;
-      break;
-    }
-  }
-  Kick();  // what else arrived meanwhile is dispatched by the next cycle
+  ucs_status_t status = Block(endpoint, timeout_ms, [&] { return TakeAm(id, tag, tag_offset, &ev); });
   if (status != UCS_OK) throw MakeError(env_, CodeFor(status, false), status, "waitAmSync");
   return AmArgs(ev);
 }

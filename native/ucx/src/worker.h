@@ -6,6 +6,7 @@
 #include "context.h"
 #include "pool.h"
 
+#include <functional>
 #include <napi.h>
 #include <ucp/api/ucp.h>
 #include <uv.h>
@@ -91,6 +92,9 @@ class Worker {
   ucs_status_t WaitSync(Op* op, double timeout_ms);
   // Ends a sync op that completed (unpins, frees).
   void FinishSync(Op* op);
+  // Progresses (sleeping on the event fd when idle) until done() holds: UCS_OK, or why it gave up: the
+  // endpoint (if any) failed, the deadline (0: none) passed, or poll() failed (UCS_ERR_IO_ERROR).
+  ucs_status_t Block(Endpoint* endpoint, double timeout_ms, const std::function<bool()>& done);
   // Rejects the unsettled async operations of an endpoint that failed (Endpoint::HandleError).
   void FailEndpointOps(Endpoint* endpoint);
   // Blocks, progressing as WaitSync does, until a message of slot `id` whose header holds `tag` as a
