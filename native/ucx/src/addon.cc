@@ -147,6 +147,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stats", Napi::Function::New<Stats>(env, "stats"));
   exports.Set("processIdentity", Napi::Function::New<ProcessIdentity>(env, "processIdentity"));
   exports.Set("peerRead", Napi::Function::New<PeerRead>(env, "peerRead"));
+  exports.Set("peerWrite", Napi::Function::New<PeerWrite>(env, "peerWrite"));
   return exports;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -107,7 +108,7 @@ bool U64Arg(Napi::Value v, uint64_t* out) {
 
 }  // namespace
 
-const PeerMaps::Mapping& PeerMaps::Map(Napi::Env env, const Key& key, uint64_t needed) {
+const PeerMaps::Mapping& PeerMaps::Map(Napi::Env env, const Key& key, uint64_t needed, const char* what) {
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     if (it->second.length >= needed) {
@@ -116,54 +117,54 @@ const PeerMaps::Mapping& PeerMaps::Map(Napi::Env env, const Key& key, uint64_t n
     }
     Drop(it);  // files never shrink or grow; look again (and fail below if it really is too small)
   }
-  const auto& [pid, start_time, fd, inode] = key;
+  const auto& [pid, start_time, fd, inode, writable] = key;
   const std::string spid = std::to_string(pid);
   const std::string who = "process " + spid;
   uint64_t now_start = 0;
   if (!StartTime(spid, &now_start)) {
     int err = errno;
-    if (IsGone(err)) Throw(env, kPeerGone, "peerRead: " + who + " is gone");
+    if (IsGone(err)) Throw(env, kPeerGone, std::string(what) + ": " + who + " is gone");
     if (IsDenied(err)) Throw(env, kUnreachable, "peerRead: cannot read /proc/" + spid + "/stat", err);
     Throw(env, kError, "peerRead: /proc/" + spid + "/stat", err);
   }
   if (now_start != start_time) {
-    Throw(env, kPeerGone, "peerRead: " + who + " is gone (the pid now names another process)");
+    Throw(env, kPeerGone, std::string(what) + ": " + who + " is gone (the pid now names another process)");
   }
   const std::string path = "/proc/" + spid + "/fd/" + std::to_string(fd);
-  int local = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int local = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
   if (local < 0) {
     int err = errno;
     // A killed owner not yet reaped (a zombie) keeps its /proc/<pid>/stat but no fds: ENOENT too.
-    if (IsGone(err)) Throw(env, kPeerGone, "peerRead: " + path + " is gone (owner exited or closed the block)", err);
-    if (IsDenied(err)) Throw(env, kUnreachable, "peerRead: " + path, err);
-    Throw(env, kError, "peerRead: " + path, err);
+    if (IsGone(err)) Throw(env, kPeerGone, std::string(what) + ": " + path + " is gone (owner exited or closed the block)", err);
+    if (IsDenied(err)) Throw(env, kUnreachable, std::string(what) + ": " + path, err);
+    Throw(env, kError, std::string(what) + ": " + path, err);
   }
   struct stat st {};
   if (::fstat(local, &st) != 0) {
     int err = errno;
     ::close(local);
-    Throw(env, kError, "peerRead: fstat " + path, err);
+    Throw(env, kError, std::string(what) + ": fstat " + path, err);
   }
   if (static_cast<uint64_t>(st.st_ino) != inode) {
     ::close(local);
-    Throw(env, kBadKey, "peerRead: " + path + " is inode " + std::to_string(st.st_ino) + ", not " + std::to_string(inode));
+    Throw(env, kBadKey, std::string(what) + ": " + path + " is inode " + std::to_string(st.st_ino) + ", not " + std::to_string(inode));
   }
   if (st.st_size < 0 || static_cast<uint64_t>(st.st_size) < needed) {
     ::close(local);
-    Throw(env, kBadKey, "peerRead: " + path + " holds " + std::to_string(st.st_size) + " bytes, fewer than " +
+    Throw(env, kBadKey, std::string(what) + ": " + path + " holds " + std::to_string(st.st_size) + " bytes, fewer than " +
                             std::to_string(needed));
   }
   size_t length = static_cast<size_t>(st.st_size);
-  void* p = length == 0 ? MAP_FAILED : ::mmap(nullptr, length, PROT_READ, MAP_SHARED, local, 0);
+  void* p = length == 0 ? MAP_FAILED : ::mmap(nullptr, length, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, local, 0);
   int err = errno;
   ::close(local);  // the mapping keeps the file (and its pages) alive
   if (p == MAP_FAILED) {
-    if (IsDenied(err)) Throw(env, kUnreachable, "peerRead: mmap " + path, err);
-    Throw(env, kError, "peerRead: mmap " + path, err);
+    if (IsDenied(err)) Throw(env, kUnreachable, std::string(what) + ": mmap " + path, err);
+    Throw(env, kError, std::string(what) + ": mmap " + path, err);
   }
   ++*maps_;
   auto lru = lru_.insert(lru_.end(), key);
-  auto [slot, inserted] = entries_.emplace(key, Mapping{static_cast<const uint8_t*>(p), length, lru});
+  auto [slot, inserted] = entries_.emplace(key, Mapping{static_cast<uint8_t*>(p), length, lru});
   (void)inserted;
   // Beyond the bound, the least recently used go (never the one just made: it is last).
   while (entries_.size() > kMaxMappings) Drop(entries_.find(lru_.front()));
@@ -171,13 +172,13 @@ const PeerMaps::Mapping& PeerMaps::Map(Napi::Env env, const Key& key, uint64_t n
 }
 
 void PeerMaps::Drop(std::map<Key, Mapping>::iterator it) {
-  ::munmap(const_cast<uint8_t*>(it->second.base), it->second.length);
+  ::munmap(it->second.base, it->second.length);
   lru_.erase(it->second.lru);
   entries_.erase(it);
 }
 
 void PeerMaps::Clear() {
-  for (auto& [key, m] : entries_) ::munmap(const_cast<uint8_t*>(m.base), m.length);
+  for (auto& [key, m] : entries_) ::munmap(m.base, m.length);
   entries_.clear();
   lru_.clear();
 }
@@ -185,9 +186,25 @@ void PeerMaps::Clear() {
 void PeerMaps::Read(Napi::Env env, int pid, uint64_t start_time, int fd, uint64_t inode, uint64_t offset,
                     uint8_t* dst, size_t length) {
   if (offset > UINT64_MAX - length) Throw(env, kBadKey, "peerRead: offset + length overflows");
-  const Mapping& m = Map(env, Key{pid, start_time, fd, inode}, offset + length);
+  const Mapping& m = Map(env, Key{pid, start_time, fd, inode, false}, offset + length, "peerRead");
   if (length > 0) std::memcpy(dst, m.base + offset, length);
   ++*reads_;
+}
+
+void PeerMaps::Write(Napi::Env env, int pid, uint64_t start_time, int fd, uint64_t inode, uint64_t base,
+                     const std::vector<Piece>& pieces) {
+  uint64_t end = base;
+  for (const Piece& p : pieces) {
+    if (p.offset > UINT64_MAX - base || p.length > UINT64_MAX - base - p.offset) {
+      Throw(env, kBadKey, "peerWrite: offset + length overflows");
+    }
+    end = std::max<uint64_t>(end, base + p.offset + p.length);
+  }
+  const Mapping& m = Map(env, Key{pid, start_time, fd, inode, true}, end, "peerWrite");
+  for (const Piece& p : pieces) {
+    if (p.length > 0) std::memcpy(m.base + base + p.offset, p.src, p.length);
+  }
+  ++*writes_;
 }
 
 Napi::Value ProcessIdentity(const Napi::CallbackInfo& info) {
@@ -247,6 +264,38 @@ Napi::Value PeerRead(const Napi::CallbackInfo& info) {
     throw;
   }
   region->Unpin();
+  return env.Undefined();
+}
+
+Napi::Value PeerWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "peerWrite({ pid, startTime, fd, inode, offset }, pieces: [offset, Uint8Array][])";
+  if (!info[0].IsObject() || !info[1].IsArray()) throw Napi::TypeError::New(env, usage);
+  Napi::Object dst = info[0].As<Napi::Object>();
+  uint64_t pid = 0, start = 0, fd = 0, inode = 0, offset = 0;
+  if (!U64Arg(dst.Get("pid"), &pid) || pid == 0 || pid > 0x7fffffff || !U64Arg(dst.Get("startTime"), &start) ||
+      !U64Arg(dst.Get("fd"), &fd) || fd > 0x7fffffff || !U64Arg(dst.Get("inode"), &inode) ||
+      !U64Arg(dst.Get("offset"), &offset)) {
+    throw Napi::TypeError::New(env, std::string(usage) + ": bad destination");
+  }
+  Napi::Array list = info[1].As<Napi::Array>();
+  std::vector<PeerMaps::Piece> pieces;
+  pieces.reserve(list.Length());
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Value item = list.Get(i);
+    uint64_t at = 0;
+    if (!item.IsArray() || !U64Arg(item.As<Napi::Array>().Get(0u), &at)) {
+      throw Napi::TypeError::New(env, std::string(usage) + ": piece " + std::to_string(i) + " is not [offset, bytes]");
+    }
+    Napi::Value bytes = item.As<Napi::Array>().Get(1u);
+    if (!bytes.IsTypedArray() || bytes.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(env, std::string(usage) + ": piece " + std::to_string(i) + " has no Uint8Array");
+    }
+    Napi::Uint8Array u8 = bytes.As<Napi::Uint8Array>();
+    pieces.push_back({at, u8.Data(), u8.ByteLength()});
+  }
+  // Synchronous: the pieces' memory is only read inside this call.
+  Worker::Get(env)->peer_maps().Write(env, static_cast<int>(pid), start, static_cast<int>(fd), inode, offset, pieces);
   return env.Undefined();
 }
 

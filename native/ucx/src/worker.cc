@@ -76,7 +76,7 @@ Worker::Worker(Napi::Env env) : env_(env) {
   uv_unref(reinterpret_cast<uv_handle_t*>(idle_));
   async_ = std::make_unique<Napi::AsyncContext>(env, "ProxyStoreUcxWorker");
   pool_ = std::make_unique<Pool>(context_->handle(), &stats_.mem_maps, loop_);
-  peer_maps_ = std::make_unique<PeerMaps>(&stats_.peer_reads, &stats_.peer_maps);
+  peer_maps_ = std::make_unique<PeerMaps>(&stats_.peer_reads, &stats_.peer_writes, &stats_.peer_maps);
   napi_add_env_cleanup_hook(env, Cleanup, this);
   Kick();  // the first cycle arms the event fd
 }
@@ -869,6 +869,7 @@ Napi::Value Worker::Stats(Napi::Env env) {
   num("memMaps", stats_.mem_maps);
   num("regCacheHits", stats_.reg_cache_hits);
   num("peerReads", stats_.peer_reads);
+  num("peerWrites", stats_.peer_writes);
   num("peerMaps", stats_.peer_maps);
   num("peerMapped", peer_maps_->size());
   const PoolStats& p = pool_->stats();

@@ -61,6 +61,7 @@ struct WorkerStats {
   uint64_t mem_maps = 0;  // ucp_mem_map calls
   uint64_t reg_cache_hits = 0;
   uint64_t peer_reads = 0;  // same-host reads of a peer's memfd block (shm.h)
+  uint64_t peer_writes = 0;  // same-host writes into a block a peer lent (peerWrite)
   uint64_t peer_maps = 0;   // mappings of peers' blocks made for them
 };
 

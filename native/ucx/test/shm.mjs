@@ -94,6 +94,41 @@ await test('peerRead refuses: another inode or a read past the file (UCX_BAD_KEY
   return [e1, e2, e3].map((e) => e.message).join(' | ');
 });
 
+await test('peerWrite copies pieces into a child\'s memfd block (writable mapping cached apart from reads)', async () => {
+  const w = await owner.ask({ type: 'expose', size: 1 << 20, seed: 45 });
+  const s0 = ucx.stats();
+  const head = new Uint8Array(100).fill(7);
+  const body = new Uint8Array(300_000);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 31) & 0xff;
+  ucx.peerWrite(source(w), [[0, head], [4096, body], [900_000, new Uint8Array(0)]]);
+  // At an offset of the file too: the pieces' offsets are from the destination's offset.
+  ucx.peerWrite({ ...source(w), offset: 1 << 19 }, [[8, new Uint8Array([1, 2, 3])]]);
+  const got = async (offset, length) => Buffer.from((await owner.ask({ type: 'read', id: w.id, offset, length })).bytes, 'base64');
+  assert((await got(0, 100)).equals(Buffer.from(head)), 'the head differs');
+  assert((await got(4096, body.length)).equals(Buffer.from(body)), 'the body differs');
+  assert((await got((1 << 19) + 8, 3)).equals(Buffer.from([1, 2, 3])), 'the piece at an offset differs');
+  // Bytes between the pieces are untouched: the owner's pattern (seed 45) is still there.
+  const between = await got(100, 3996);
+  const pattern = new Uint8Array(1 << 20);
+  (await import('./common.mjs')).fillPattern(pattern, 45);
+  assert(between.equals(Buffer.from(pattern.subarray(100, 4096))), 'bytes between pieces changed');
+  ucx.peerWrite(source(w), [[0, head]]);
+  const s1 = ucx.stats();
+  assert(s1.peerWrites - s0.peerWrites === 3 && s1.peerMaps - s0.peerMaps === 1, `writes +${s1.peerWrites - s0.peerWrites} maps +${s1.peerMaps - s0.peerMaps}`);
+  // Refusals: past the file, another inode, another start time; nothing is copied when one piece is bad.
+  const before = await got(0, 16);
+  expectCode(() => ucx.peerWrite(source(w), [[0, new Uint8Array(16).fill(9)], [(1 << 20) - 1, new Uint8Array(2)]]), 'UCX_BAD_KEY');
+  assert((await got(0, 16)).equals(before), 'a refused write copied its first piece');
+  expectCode(() => ucx.peerWrite({ ...source(w), inode: BigInt(w.shm.inode) + 1n }, [[0, head]]), 'UCX_BAD_KEY');
+  expectCode(() => ucx.peerWrite({ ...source(w), startTime: BigInt(hello.startTime) + 1n }, [[0, head]]), 'UCX_PEER_GONE');
+  for (const bad of [[[0, 'x']], [[-1, head]], [head], [[0, new Uint16Array(2)]]]) {
+    let type = false;
+    try { ucx.peerWrite(source(w), bad); } catch (e) { type = e instanceof TypeError; }
+    assert(type, `malformed pieces accepted: ${String(bad)}`);
+  }
+  return `peerWrites +3, peerMaps +1 (the writable mapping)`;
+});
+
 await test('a block its owner trimmed reads as zeros (through the mapping made before the trim)', async () => {
   const b = await owner.ask({ type: 'expose', size: 6 << 20, seed: 42 });
   const region = ucx.acquire(6 << 20);

@@ -271,8 +271,9 @@ export interface NativeStats {
   /** Bytes of idle blocks whose pages were given back to the OS so far (cumulative; they stay mapped, and
    * are reused). */
   poolTrimmedBytes: number;
-  /** Same-host reads (`peerRead`) done, and mappings of peers' blocks made for them. */
+  /** Same-host reads (`peerRead`) and writes (`peerWrite`) done, and mappings of peers' blocks made for them. */
   peerReads: number;
+  peerWrites: number;
   peerMaps: number;
   /** Peers' blocks mapped now. */
   peerMapped: number;
@@ -353,6 +354,14 @@ export interface NativeAddon {
    * last bytes (the layout's nonces tell whether they still hold the object).
    */
   peerRead(source: PeerSource, region: MemoryRegion, regionOffset: number, length: number): void;
+  /**
+   * Copies each piece `[offset, bytes]` to `offset` past `destination.offset` in a same-host peer's memfd
+   * block, synchronously (memcpy; the peer does nothing): how a producer fills a block its daemon lent it.
+   * The block is mapped writable and the mapping kept, as for peerRead (writable and read-only mappings
+   * are cached apart). Every piece is checked against the file's size before any is copied. Throws as
+   * peerRead does (UCX_PEER_GONE, UCX_UNREACHABLE, UCX_BAD_KEY); a TypeError for malformed pieces.
+   */
+  peerWrite(destination: PeerSource, pieces: ReadonlyArray<readonly [number, Uint8Array]>): void;
   /** One progress cycle from JS; returns the number of UCX events it handled. */
   progress(): number;
   stats(): NativeStats;
