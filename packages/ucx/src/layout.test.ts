@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FRAME_ALIGN, HEADER_SIZE, TRAILER_SIZE, checkObject, clearNonce, frameCopies, frameViews, layoutOf, newNonce, writeNonce, writeObject } from './layout.js';
+import { FRAME_ALIGN, HEADER_SIZE, TRAILER_SIZE, checkObject, clearNonce, frameCopies, frameViews, layoutOf, newNonce, objectPieces, writeNonce, writeObject } from './layout.js';
 
 function bytes(n: number, fill: number): Uint8Array {
   return new Uint8Array(n).fill(fill);
@@ -15,6 +15,26 @@ describe('block layout', () => {
     expect(l.trailer).toBeGreaterThanOrEqual(384);
     expect(l.length).toBe(l.trailer + TRAILER_SIZE);
     expect(layoutOf([]).length).toBe(HEADER_SIZE + TRAILER_SIZE);
+  });
+
+  it('objectPieces leave in a block what writeObject writes, over stale bytes too', () => {
+    for (const lengths of [[], [0], [5], [0, 1, 63, 64, 65, 0], [100, 3, 4096]]) {
+      const frames = lengths.map((n, i) => bytes(n, i + 1));
+      const l = layoutOf(lengths);
+      const nonce = newNonce();
+      const written = bytes(l.length, 0xee);
+      writeObject(written, l, frames, nonce);
+      const pieced = bytes(l.length, 0xee);
+      for (const [at, piece] of objectPieces(l, frames, nonce)) pieced.set(piece, at);
+      expect(Buffer.from(pieced).equals(Buffer.from(written))).toBe(true);
+      expect(checkObject(pieced, l, nonce)).toBe(true);
+    }
+    // The frames go as they are (no copy); the layout and the frames must agree.
+    const big = bytes(1000, 9);
+    const pieces = objectPieces(layoutOf([1000]), [big], newNonce());
+    expect(pieces.some(([, p]) => p === big)).toBe(true);
+    expect(() => objectPieces(layoutOf([10]), [bytes(9, 1)], newNonce())).toThrow(RangeError);
+    expect(() => objectPieces(layoutOf([10, 1]), [bytes(10, 1)], newNonce())).toThrow(RangeError);
   });
 
   it('refuses lengths that are not byte counts', () => {

@@ -84,14 +84,7 @@ export function writeObject(
   memoryType = 0,
 ): void {
   if (block.byteLength < layout.length) throw new RangeError(`block of ${block.byteLength} bytes < ${layout.length}`);
-  block.fill(0, 0, HEADER_SIZE);
-  block.set(MAGIC, 0);
-  const dv = view(block);
-  dv.setUint16(4, LAYOUT_VERSION, true);
-  dv.setUint8(MEMORY_TYPE_AT, memoryType);
-  dv.setBigUint64(PAYLOAD_AT, BigInt(layout.payload), true);
-  dv.setBigUint64(LENGTH_AT, BigInt(layout.length), true);
-  dv.setUint32(COUNT_AT, layout.frameLengths.length, true);
+  writeHeader(block, layout, memoryType);
   for (let i = 0; i < frames.length; i++) {
     const frame = frames[i];
     const at = layout.offsets[i] as number;
@@ -106,10 +99,61 @@ export function writeObject(
   writeNonce(block, layout, nonce);
 }
 
+/** The header without its nonce: magic, version, memory type, lengths, frame count (the rest zero). */
+function writeHeader(block: Uint8Array, layout: Layout, memoryType: number): void {
+  block.fill(0, 0, HEADER_SIZE);
+  block.set(MAGIC, 0);
+  const dv = view(block);
+  dv.setUint16(4, LAYOUT_VERSION, true);
+  dv.setUint8(MEMORY_TYPE_AT, memoryType);
+  dv.setBigUint64(PAYLOAD_AT, BigInt(layout.payload), true);
+  dv.setBigUint64(LENGTH_AT, BigInt(layout.length), true);
+  dv.setUint32(COUNT_AT, layout.frameLengths.length, true);
+}
+
+const ZEROS = new Uint8Array(FRAME_ALIGN);
+
+/**
+ * The object as `[offset, bytes]` pieces that, copied into a block, leave in it what writeObject would:
+ * the header with the nonce, each frame (the caller's own memory, not copied here) after its zeroed
+ * alignment gap, and the zeroed tail with the trailer nonce. For a writer that cannot take a view of the
+ * block (peerWrite into a block a same-host daemon lent).
+ */
+export function objectPieces(
+  layout: Layout,
+  frames: readonly Uint8Array[],
+  nonce: Uint8Array,
+  memoryType = 0,
+): Array<[number, Uint8Array]> {
+  if (frames.length !== layout.frameLengths.length) throw new RangeError(`${frames.length} frames for a layout of ${layout.frameLengths.length}`);
+  const head = new Uint8Array(HEADER_SIZE);
+  writeHeader(head, layout, memoryType);
+  head.set(nonce, NONCE_AT);
+  const pieces: Array<[number, Uint8Array]> = [[0, head]];
+  let end = HEADER_SIZE;
+  for (let i = 0; i < frames.length; i++) {
+    const at = layout.offsets[i] as number;
+    if (at > end) pieces.push([end, ZEROS.subarray(0, at - end)]);
+    const frame = frames[i] as Uint8Array;
+    if (frame.byteLength !== layout.frameLengths[i]) throw new RangeError(`frame ${i} is ${frame.byteLength} bytes, not ${layout.frameLengths[i]}`);
+    if (frame.byteLength > 0) pieces.push([at, frame]);
+    end = at + frame.byteLength;
+  }
+  const tail = new Uint8Array(layout.length - end);
+  tail.set(nonce, layout.trailer - end);
+  pieces.push([end, tail]);
+  return pieces;
+}
+
 /** Sets the header and trailer nonces (a daemon re-stamps a block it pulled with its own nonce). */
 export function writeNonce(block: Uint8Array, layout: Layout, nonce: Uint8Array): void {
   block.set(nonce, NONCE_AT);
   block.set(nonce, layout.trailer);
+}
+
+/** Zeroes the header nonce (the trailer's place needs the layout): no read of the block checks out after. */
+export function clearHeaderNonce(block: Uint8Array): void {
+  block.fill(0, NONCE_AT, NONCE_AT + NONCE_SIZE);
 }
 
 /** Zeroes both nonces: every later read of this block, or one in flight, sees the object as gone. */

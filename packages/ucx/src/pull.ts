@@ -25,6 +25,15 @@
 // straight into a block of the consumer's pool that becomes the value), or an error and no data. About
 // 1.3-2x the speed of the emulated get here (docs/ucx.md).
 //
+// RESERVED (a producer on the daemon's host, where it can write the daemon's memfd blocks itself): the
+// daemon lends blocks ahead of time (GRANT, on PULL_REPLY, after a push or commit that asked for them);
+// a put then writes its object into a lent block with peerWrite (one copy, no UCX) and sends COMMIT on
+// RESERVE without waiting for any answer: the key is known from the grant. The daemon keeps the block as
+// the object when the commit's layout and nonces check out. Unused blocks go back with RETURN (a closing
+// connector, or the answer to the daemon's REVOKE of a block left unused). Until its commit arrives an
+// object's id is pending at the daemon: exists, evict, stat, gRPC gets and fetches of it wait for the
+// commit (server.ts).
+//
 // Message header layout (little-endian): magic 'PSUP' (4), kind (1), version (1), 2 reserved, sequence
 // number (8), length of part A (4), length of part B (4), then part A, then part B.
 //   pull request: A = JSON { server, token? }              B = the staged RemoteObject descriptor
@@ -35,6 +44,11 @@
 //   reply error:  A = JSON { code, message }               B = empty
 //   fetch:        A = JSON { server, id }                  B = empty
 //   fetch reply:  ok: A, B empty, the block as data; error: A = JSON { code, message }, no data
+//   grant:        A = JSON { server, rid, capacity }        B = the lent block's RemoteObject descriptor
+//                 (the object id it will hold; length, frames and nonce to be filled by the producer)
+//   commit:       A = JSON { server, rid, frames, reserve? } B = the 16-byte nonce written in the block
+//   return:       A = JSON { server, rids }                 B = empty
+//   revoke:       A = JSON { server, rid }                  B = empty
 
 /** Active-message ids (UCX AM ids are 16-bit). */
 export const AM_PULL_REQUEST = 0x7550;
@@ -44,6 +58,8 @@ export const AM_PUSH_REQUEST = 0x7552;
 /** A get's request to the owner (FETCH), and its answer: the object's block as the data, or an error. */
 export const AM_FETCH_REQUEST = 0x7553;
 export const AM_FETCH_REPLY = 0x7554;
+/** Producer to daemon: COMMIT and RETURN of lent blocks. */
+export const AM_RESERVE = 0x7555;
 /** The code of a fetch reply for an object (or a server) that is not there: the get returns null. */
 export const FETCH_NOT_FOUND = 'NOT_FOUND';
 
@@ -51,7 +67,7 @@ const MAGIC = 0x50555350; // 'PSUP' read as a little-endian u32
 const VERSION = 1;
 const FIXED = 24;
 
-export const PullKind = { REQUEST: 1, OK: 2, ERROR: 3, PUSH: 4, FETCH: 5 } as const;
+export const PullKind = { REQUEST: 1, OK: 2, ERROR: 3, PUSH: 4, FETCH: 5, GRANT: 6, COMMIT: 7, RETURN: 8, REVOKE: 9 } as const;
 export type PullKind = (typeof PullKind)[keyof typeof PullKind];
 
 export interface PullMessage {
@@ -81,7 +97,7 @@ export function decodePull(buf: ArrayBuffer): PullMessage | null {
   const dv = new DataView(buf);
   if (dv.getUint32(0, true) !== MAGIC || dv.getUint8(5) !== VERSION) return null;
   const kind = dv.getUint8(4);
-  if (kind < PullKind.REQUEST || kind > PullKind.FETCH) return null;
+  if (kind < PullKind.REQUEST || kind > PullKind.REVOKE) return null;
   const seq = dv.getBigUint64(8, true);
   const aLen = dv.getUint32(16, true);
   const bLen = dv.getUint32(20, true);
