@@ -30,9 +30,9 @@ import {
   type UcxKey,
 } from './descriptor.js';
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
-import { NONCE_SIZE, checkObject, clearNonce, frameViews, layoutOf, newNonce, writeObject } from './layout.js';
+import { NONCE_SIZE, checkObject, clearNonce, frameViews, layoutOf, newNonce, objectPieces, writeObject, type Layout } from './layout.js';
 import { defaultErrorMode, fetchGets, pushErrorMode, ucx } from './native-loader.js';
-import type { Endpoint, ErrorMode, MemoryRegion, NativeAddon } from './native.js';
+import type { AmInfo, Endpoint, ErrorMode, MemoryRegion, NativeAddon } from './native.js';
 import { type Peer, peerFor, peerStats, releasePeers, retainPeers, withPeer, withPeerSync } from './peers.js';
 import {
   AM_FETCH_REPLY,
@@ -40,6 +40,7 @@ import {
   AM_PULL_REPLY,
   AM_PULL_REQUEST,
   AM_PUSH_REQUEST,
+  AM_RESERVE,
   FETCH_NOT_FOUND,
   PullKind,
   decodePull,
@@ -49,7 +50,18 @@ import {
   withPlacement,
 } from './pull.js';
 import { PRIVATE, acquireRegion, regionBytes, releaseRegion } from './regions.js';
-import { defaultSameHost, markUnreachable, sameHostDisabledByEnv, sameHostSource } from './samehost.js';
+import {
+  ENV_RESERVE,
+  type Grant,
+  addGrant,
+  dropGrant,
+  grantsHeld,
+  grantsToAsk,
+  reservationCapacity,
+  takeAllGrants,
+  takeGrant,
+} from './reserve.js';
+import { defaultSameHost, markUnreachable, processIdentityOf, sameHostDisabledByEnv, sameHostSource } from './samehost.js';
 import { UcxServer, localServer } from './server.js';
 
 export type UcxMode = 'local' | 'daemon';
@@ -279,13 +291,66 @@ const pendingPulls = new Map<number, PendingPull>();
 let nextSeq = 1;
 let replyHandlerSet = false;
 
-function onPullReply(header: ArrayBuffer): void {
+function onPullReply(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): void {
   const msg = decodePull(header);
+  if (msg?.kind === PullKind.GRANT) return onGrant(msg.a, msg.b, info.endpoint);
+  if (msg?.kind === PullKind.REVOKE) return onRevoke(msg.a, info.endpoint);
   if (msg === null || (msg.kind !== PullKind.OK && msg.kind !== PullKind.ERROR)) return;
   const pending = pendingPulls.get(msg.seq);
   if (pending === undefined) return; // timed out already
   pendingPulls.delete(msg.seq);
   pending.resolve({ kind: msg.kind, a: msg.a.slice(), b: msg.b.slice() });
+}
+
+// ---- Puts into blocks the daemon lent (reserve.ts) -------------------------------------------------
+
+/** Daemon-mode puts that went into a lent block, for tests and diagnostics. */
+let lentPuts = 0;
+/** Daemons whose blocks this thread cannot write (no permission): it stops asking them. */
+const noLending = new Set<string>();
+/** The open connectors of this thread per daemon (server id): the last one to close gives the grants back. */
+const daemonUsers = new Map<string, Set<object>>();
+
+/** Tells the daemon its blocks `grants` will not be written (best effort: a daemon gone needs no answer). */
+function giveBack(ep: Endpoint, server: string, grants: readonly Grant[]): Promise<void> {
+  if (grants.length === 0) return Promise.resolve();
+  const msg = encodePull(PullKind.RETURN, 0, jsonBytes({ server, rids: grants.map((g) => g.rid) }), new Uint8Array(0));
+  return ep.amSend(AM_RESERVE, msg, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => {});
+}
+
+/** A GRANT: kept when it names a block this thread can write (same host), else given back at once. */
+function onGrant(a: Uint8Array, b: Uint8Array, ep: Endpoint): void {
+  const g = parseJson(a) as { server?: unknown; rid?: unknown; capacity?: unknown } | null;
+  if (typeof g?.server !== 'string' || typeof g.rid !== 'string') return;
+  const server = g.server;
+  const rid = g.rid;
+  let template: RemoteObjectInfo | undefined;
+  try {
+    template = decodeRemoteObject(b, 'a lent block');
+  } catch {
+    template = undefined;
+  }
+  const me = processIdentityOf(ucx());
+  const capacity = g.capacity;
+  const usable =
+    template?.shm !== undefined && me !== null && template.shm.hostId === me.hostId && template.server === server &&
+    typeof capacity === 'number' && reservationCapacity(capacity) === capacity && template.length === capacity;
+  if (!usable || template?.shm === undefined) {
+    const back = encodePull(PullKind.RETURN, 0, jsonBytes({ server, rids: [rid] }), new Uint8Array(0));
+    ep.amSend(AM_RESERVE, back, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => {});
+    return;
+  }
+  addGrant({ rid, server, capacity: capacity as number, template, target: template.shm });
+}
+
+/** A REVOKE of a block left unused: given back if still held (a block already written was committed). */
+function onRevoke(a: Uint8Array, ep: Endpoint): void {
+  const r = parseJson(a) as { server?: unknown; rid?: unknown } | null;
+  if (typeof r?.server !== 'string' || typeof r.rid !== 'string') return;
+  if (dropGrant(r.server, r.rid)) {
+    const back = encodePull(PullKind.RETURN, 0, jsonBytes({ server: r.server, rids: [r.rid] }), new Uint8Array(0));
+    ep.amSend(AM_RESERVE, back, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => {});
+  }
 }
 
 // ---- Gets by fetch: the owner sends the block (tcp alone) ----------------------------------------------
@@ -363,6 +428,8 @@ export class UcxConnector implements Connector<UcxKey> {
   #daemon: Promise<DaemonInfo> | null = null;
   readonly #pull: boolean;
   readonly #fetch: boolean;
+  /** Whether daemon-mode puts use blocks a same-host daemon lends (reserve.ts). */
+  readonly #lending: boolean;
   #closed = false;
 
   constructor(options: UcxConnectorOptions = {}) {
@@ -374,6 +441,7 @@ export class UcxConnector implements Connector<UcxKey> {
     this.pushErrorMode = this.#pull ? this.errorMode : pushErrorMode(this.errorMode);
     this.timeoutMs = this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.sameHost = !sameHostDisabledByEnv() && (this.#options.sameHost ?? defaultSameHost());
+    this.#lending = this.mode === 'daemon' && this.sameHost && !this.#pull && process.env[ENV_RESERVE] !== '0';
     this.#token = readToken(this.#options);
     retainPeers();
   }
@@ -489,6 +557,9 @@ export class UcxConnector implements Connector<UcxKey> {
           if (identity.workerAddress === undefined || identity.workerAddress.byteLength === 0) {
             throw new UcxError(UcxErrorCode.DAEMON, `${address} is a control plane without UCX (not a proxystore-ucx-daemon)`);
           }
+          const users = daemonUsers.get(identity.id) ?? new Set<object>();
+          users.add(this);
+          daemonUsers.set(identity.id, users);
           return { id: identity.id, workerAddress: identity.workerAddress };
         },
         (err: unknown) => {
@@ -532,6 +603,15 @@ export class UcxConnector implements Connector<UcxKey> {
 
     const native = ucx();
     const layout = layoutOf(frames.map((f) => f.byteLength));
+    const me = this.#lending && !noLending.has(daemon.id) ? processIdentityOf(native) : null;
+    const capacity = me === null ? 0 : reservationCapacity(layout.length);
+    if (capacity > 0) {
+      const key = await this.#putLent(native, daemon, layout, frames, capacity, options);
+      if (key !== undefined) return key;
+    }
+    // Blocks of this size class for the next puts, lent after the answer.
+    const asked = capacity > 0 ? grantsToAsk(daemon.id, capacity) : 0;
+    const reserve = asked > 0 && me !== null ? { reserve: { capacity, count: asked, hostId: me.hostId, pid: me.pid, startTime: me.startTime.toString() } } : {};
     const id = newId();
     const nonce = newNonce();
     // One frame that is nearly the whole object goes as it lies (no copy); otherwise one copy of the frames
@@ -600,7 +680,7 @@ export class UcxConnector implements Connector<UcxKey> {
           const request = encodePull(
             PullKind.PUSH,
             seq,
-            jsonBytes({ server: daemon.id, ...auth, id, frames: layout.frameLengths }),
+            jsonBytes({ server: daemon.id, ...auth, id, frames: layout.frameLengths, ...reserve }),
             nonce,
           );
           // Completes when the daemon has the bytes (a rendezvous send ends with the receiver's ack).
@@ -619,7 +699,7 @@ export class UcxConnector implements Connector<UcxKey> {
           const request = encodePull(
             PullKind.PUSH,
             seq,
-            jsonBytes({ server: daemon.id, ...auth, id, frames: layout.frameLengths, inPlace }),
+            jsonBytes({ server: daemon.id, ...auth, id, frames: layout.frameLengths, inPlace, ...reserve }),
             inline,
           );
           const header = withPlacement(layout.length, layout.offsets[inPlace] as number, request);
@@ -657,6 +737,62 @@ export class UcxConnector implements Connector<UcxKey> {
     }
   }
 
+  /**
+   * A put into a block the daemon lent this thread (reserve.ts): the object is written straight into the
+   * daemon's memfd block (peerWrite, one copy), then a one-way COMMIT goes to the daemon; the key comes
+   * from the grant, so nothing waits for the daemon. Undefined when no grant of the size class is held, or
+   * the block cannot be written from here (then the grants go back and the put pushes instead).
+   */
+  async #putLent(
+    native: NativeAddon,
+    daemon: DaemonInfo,
+    layout: Layout,
+    frames: Frames,
+    capacity: number,
+    options?: IoOptions,
+  ): Promise<UcxKey | undefined> {
+    const what = `put to the UCX daemon at ${this.#options.daemon}`;
+    const peer = peerFor(`daemon ${this.#options.daemon}`, daemon.workerAddress, this.pushErrorMode);
+    peer.begin();
+    try {
+      const ep = await peer.endpoint(this.timeoutMs).catch((err: unknown) => {
+        throw toUcxError(`${what}: connecting`, err);
+      });
+      this.#open(options);
+      // Nothing awaits from taking the grant to sending the commit: a REVOKE cannot give back a block that
+      // is being written.
+      const grant = takeGrant(daemon.id, capacity);
+      if (grant === undefined) return undefined;
+      const nonce = newNonce();
+      try {
+        native.peerWrite(grant.target, objectPieces(layout, frames, nonce));
+      } catch (err) {
+        // No permission to write the daemon's blocks (stop asking it), or the daemon is gone (the push
+        // will say so): its grants go back either way.
+        if ((err as { code?: unknown }).code === UcxErrorCode.UNREACHABLE) noLending.add(daemon.id);
+        void giveBack(ep, daemon.id, [grant, ...takeAllGrants(daemon.id)]);
+        return undefined;
+      }
+      const me = processIdentityOf(native);
+      const asked = me === null ? 0 : grantsToAsk(daemon.id, capacity);
+      const reserve =
+        asked > 0 && me !== null ? { reserve: { capacity, count: asked, hostId: me.hostId, pid: me.pid, startTime: me.startTime.toString() } } : {};
+      const commit = encodePull(PullKind.COMMIT, 0, jsonBytes({ server: daemon.id, rid: grant.rid, frames: layout.frameLengths, ...reserve }), nonce);
+      try {
+        await ep.amSend(AM_RESERVE, commit, new Uint8Array(0), { timeoutMs: this.timeoutMs });
+      } catch (err) {
+        peer.failed(err);
+        this.#daemon = null;
+        takeAllGrants(daemon.id);
+        throw toUcxError(`${what}: sending the commit`, err);
+      }
+      lentPuts++;
+      return keyOf({ ...grant.template, length: layout.length, frameLengths: [...layout.frameLengths], nonce });
+    } finally {
+      peer.end();
+    }
+  }
+
   /** Every put at once; all or nothing: on a failure the ones that succeeded are evicted. */
   async putBatch(items: readonly Frames[], options?: IoOptions): Promise<UcxKey[]> {
     this.#open(options);
@@ -680,7 +816,7 @@ export class UcxConnector implements Connector<UcxKey> {
     const k = this.#check(key);
     const d = this.#descriptor(k);
     const local = localServer(k.server);
-    if (local !== undefined) return local.read(k.id, d.nonce);
+    if (local !== undefined) return local.read(k.id, d.nonce, d.frameLengths);
     const native = ucx();
     const what = `get of ${k.id} from UCX server ${k.server} (${k.control})`;
     if (this.#fetch && !(this.sameHost && sameHostSource(native, d) !== undefined)) return this.#fetchGet(native, k, d, what, options);
@@ -846,7 +982,7 @@ export class UcxConnector implements Connector<UcxKey> {
     const k = this.#check(key);
     const d = this.#descriptor(k);
     const local = localServer(k.server);
-    if (local !== undefined) return local.read(k.id, d.nonce);
+    if (local !== undefined) return local.read(k.id, d.nonce, d.frameLengths);
     const native = ucx();
     const what = `get of ${k.id} from UCX server ${k.server} (${k.control})`;
     if (this.#fetch && !(this.sameHost && sameHostSource(native, d) !== undefined)) return this.#fetchGetSync(native, k, d, what);
@@ -870,7 +1006,8 @@ export class UcxConnector implements Connector<UcxKey> {
     const k = this.#check(key);
     const local = localServer(k.server);
     if (local === undefined) return undefined;
-    return local.read(k.id, this.#descriptor(k).nonce);
+    const d = this.#descriptor(k);
+    return local.read(k.id, d.nonce, d.frameLengths);
   }
 
   async getBatch(keys: readonly UcxKey[], options?: IoOptions): Promise<(Uint8Array[] | null)[]> {
@@ -885,7 +1022,10 @@ export class UcxConnector implements Connector<UcxKey> {
     this.#open(options);
     const k = this.#check(key);
     const local = localServer(k.server);
-    if (local !== undefined) return local.read(k.id, this.#descriptor(k).nonce) !== null;
+    if (local !== undefined) {
+      const d = this.#descriptor(k);
+      return local.read(k.id, d.nonce, d.frameLengths) !== null;
+    }
     return this.#client(k.control).exists(
       { id: k.id, owner: k.server },
       options?.signal === undefined ? {} : { signal: options.signal },
@@ -931,6 +1071,7 @@ export class UcxConnector implements Connector<UcxKey> {
       }
     }
     this.#closed = true;
+    await this.#giveBackGrants();
     for (const c of this.#clients.values()) c.close();
     this.#clients.clear();
     const local = this.#local;
@@ -940,12 +1081,32 @@ export class UcxConnector implements Connector<UcxKey> {
     if (failure !== undefined) throw failure.reason;
   }
 
+  /** The last open connector of this thread using a daemon gives its unused lent blocks back. */
+  async #giveBackGrants(): Promise<void> {
+    for (const [server, users] of daemonUsers) {
+      if (!users.delete(this) || users.size > 0) continue;
+      daemonUsers.delete(server);
+      const grants = takeAllGrants(server);
+      const info = await this.#daemon?.catch(() => null);
+      if (grants.length === 0 || info === null || info === undefined || info.id !== server) continue;
+      const peer = peerFor(`daemon ${this.#options.daemon}`, info.workerAddress, this.pushErrorMode);
+      peer.begin();
+      try {
+        await giveBack(await peer.endpoint(this.timeoutMs), server, grants);
+      } catch {
+        // The daemon is gone or unreachable: it takes its blocks back when this process ends.
+      } finally {
+        peer.end();
+      }
+    }
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 }
 
 /** The addon's counters plus this thread's cached endpoints and rkeys, and the gets it fetched (tcp alone), for tests and diagnostics. */
-export function ucxStats(): ReturnType<NativeAddon['stats']> & { peers: number; rkeys: number; fetches: number } {
-  return { ...ucx().stats(), ...peerStats(), fetches: fetchesSent };
+export function ucxStats(): ReturnType<NativeAddon['stats']> & { peers: number; rkeys: number; fetches: number; lentPuts: number; grantsHeld: number } {
+  return { ...ucx().stats(), ...peerStats(), fetches: fetchesSent, lentPuts, grantsHeld: grantsHeld() };
 }

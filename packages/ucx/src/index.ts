@@ -11,7 +11,8 @@ registerConnector(UcxConnector.kind, (options) => UcxConnector.fromConfig(option
 
 export { UcxConnector, ENV_DAEMON, ENV_GET, ENV_PUT, ENV_TOKEN, ucxStats } from './connector.js';
 export type { UcxConnectorOptions, UcxMode } from './connector.js';
-export { UcxServer } from './server.js';
+export { ENV_LEND_IDLE, UcxServer } from './server.js';
+export { ENV_RESERVE, RESERVE_MAX_BLOCK } from './reserve.js';
 export { releaseValue } from './regions.js';
 export type { UcxServerOptions } from './server.js';
 export { UcxError, UcxErrorCode, isUcxError } from './errors.js';

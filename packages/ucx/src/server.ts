@@ -8,6 +8,7 @@
 // A local-mode UcxConnector runs one in the producer's own process; `proxystore-ucx-daemon` runs one as a
 // node-local daemon.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
 import { assertFrames, newId, type Frames } from '@proxystore/core';
@@ -26,8 +27,11 @@ import type { ObjectDescriptorInfo } from '@proxystore/serialize';
 import { decodeRemoteObject, encodeRemoteObject, keyOf, type RemoteObjectInfo, type UcxKey } from './descriptor.js';
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
 import {
+  HEADER_SIZE,
   NONCE_SIZE,
+  TRAILER_SIZE,
   checkObject,
+  clearHeaderNonce,
   clearNonce,
   frameCopies,
   layoutOf,
@@ -44,6 +48,7 @@ import {
   AM_PUSH_REQUEST,
   AM_FETCH_REPLY,
   AM_FETCH_REQUEST,
+  AM_RESERVE,
   FETCH_NOT_FOUND,
   PullKind,
   decodePull,
@@ -54,6 +59,7 @@ import {
 } from './pull.js';
 import { peerFor, releasePeers, retainPeers, withPeer } from './peers.js';
 import { acquireRegion, regionBytes, releaseRegion } from './regions.js';
+import { RESERVE_MAX_BLOCK, RESERVE_PER_CLASS, reservationCapacity } from './reserve.js';
 import { processIdentityOf } from './samehost.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -84,7 +90,15 @@ export interface UcxServerOptions {
   errorMode?: ErrorMode;
   /** Limit of every UCX operation of a pull, in ms. Default 30000. */
   timeoutMs?: number;
+  /**
+   * A block lent to a same-host producer and left unused this long is asked back (REVOKE), in ms.
+   * Default: env PROXYSTORE_UCX_LEND_IDLE_MS, else 10000.
+   */
+  lendIdleMs?: number;
 }
+
+/** The default of UcxServerOptions.lendIdleMs. */
+export const ENV_LEND_IDLE = 'PROXYSTORE_UCX_LEND_IDLE_MS';
 
 interface Stored {
   readonly id: string;
@@ -93,9 +107,67 @@ interface Stored {
   readonly layout: Layout;
   readonly nonce: Uint8Array;
   readonly key: UcxKey;
+  /** Bytes of its block (a lent block may be larger than the object's layout). */
+  readonly bytes: number;
   /** gRPC gets streaming it now; its block is released when the last ends. */
   pins: number;
   evicted: boolean;
+}
+
+/** A block lent to a same-host producer (reserve.ts), until its commit, its return or the producer's end. */
+interface Reservation {
+  readonly rid: string;
+  /** The id of the object it will hold: pending at this server until then. */
+  readonly id: string;
+  readonly region: MemoryRegion;
+  readonly capacity: number;
+  /** `pid:startTime` of the producer. */
+  readonly producer: string;
+  readonly pid: number;
+  readonly startTime: bigint;
+  /** Where to send a REVOKE (the producer's worker, as its push or commit came from). */
+  replyEp: Endpoint;
+  /** When it was lent or last revoked. */
+  since: number;
+  /** Lookups of its id waiting for the commit. */
+  readonly waiters: Array<() => void>;
+}
+
+/** What a producer asks to be lent, with a push or a commit. */
+interface ReserveAsk {
+  capacity: number;
+  count: number;
+  hostId: string;
+  pid: number;
+  startTime: bigint;
+}
+
+/** Bytes one producer may hold lent from one server, and every producer together (of maxBytes, at most). */
+const RESERVE_PER_PRODUCER = 256 << 20;
+const RESERVE_TOTAL = 1 << 30;
+/** How often lent blocks are checked: producers gone take theirs back, blocks unused this long are revoked. */
+const RESERVE_SWEEP_MS = 1_000;
+const RESERVE_IDLE_MS = 10_000;
+
+function lendIdleMsOf(option: number | undefined): number {
+  const env = process.env[ENV_LEND_IDLE];
+  const v = option ?? (env === undefined || env === '' ? RESERVE_IDLE_MS : Number(env));
+  if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`UcxServer: lendIdleMs (or ${ENV_LEND_IDLE}) must be a positive integer of ms`);
+  return v;
+}
+
+/** Lent blocks of servers that closed: never reused (their producers may still write them), kept until exit. */
+const quarantined: MemoryRegion[] = [];
+
+/** The start time of process `pid` (clock ticks since boot, as /proc/<pid>/stat has it), or null when there is none. */
+function startTimeOf(pid: number): bigint | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return BigInt(fields[19] as string);
+  } catch {
+    return null;
+  }
 }
 
 /** Servers of this thread, by id: a connector answers keys they serve without UCX. */
@@ -117,6 +189,7 @@ export class UcxServer {
   readonly maxBytes: number;
   readonly errorMode: ErrorMode;
   readonly timeoutMs: number;
+  readonly lendIdleMs: number;
   /** This thread's UCX worker address (what consumers connect to). */
   readonly workerAddress: Uint8Array;
   readonly #native: NativeAddon;
@@ -126,9 +199,14 @@ export class UcxServer {
   readonly #startedMs = Date.now();
   #address = '';
   #bytesUsed = 0;
-  /** Bytes promised to pulls in progress. */
+  /** Bytes promised to pulls in progress, and lent to producers. */
   #reserved = 0;
   #closed = false;
+  /** Blocks lent to same-host producers, by reservation id and by the object id each will hold. */
+  readonly #lent = new Map<string, Reservation>();
+  readonly #pending = new Map<string, Reservation>();
+  #lentBytes = 0;
+  #sweep: NodeJS.Timeout | null = null;
 
   private constructor(options: UcxServerOptions, native: NativeAddon) {
     this.#native = native;
@@ -142,6 +220,7 @@ export class UcxServer {
     }
     this.errorMode = options.errorMode ?? defaultErrorMode();
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.lendIdleMs = lendIdleMsOf(options.lendIdleMs);
     const tokens = options.tokens ?? [];
     this.#tokens = tokens.length > 0 ? tokens.map(digest) : null;
     this.workerAddress = new Uint8Array(native.workerAddress());
@@ -171,6 +250,7 @@ export class UcxServer {
       // Answered inside this thread's own getSync too: a peer may be blocked on it meanwhile (a getSync
       // of ours waiting on a getSync of theirs would otherwise wait out both time limits).
       native.setAmHandler(AM_FETCH_REQUEST, onFetchRequest, { duringSync: true });
+      native.setAmHandler(AM_RESERVE, onReserve);
     }
     servers.set(server.id, server);
     setPushSlot(native);
@@ -215,7 +295,7 @@ export class UcxServer {
     }
   }
 
-  #descriptor(id: string, region: MemoryRegion, layout: Layout, nonce: Uint8Array): RemoteObjectInfo {
+  #descriptor(id: string, region: MemoryRegion, layout: Pick<Layout, 'length' | 'frameLengths'>, nonce: Uint8Array): RemoteObjectInfo {
     // A reader on this host maps the block's memfd and copies from it instead of an RMA get, which UCX
     // 1.13 would emulate over shared memory with active messages this process must answer.
     const me = processIdentityOf(this.#native);
@@ -246,11 +326,12 @@ export class UcxServer {
       layout,
       nonce,
       key: keyOf(d, encodeRemoteObject(d)),
+      bytes: region.byteLength,
       pins: 0,
       evicted: false,
     };
     this.#objects.set(id, stored);
-    this.#bytesUsed += layout.length;
+    this.#bytesUsed += stored.bytes;
     return stored;
   }
 
@@ -280,7 +361,7 @@ export class UcxServer {
     if (!SAFE_ID.test(id)) {
       throw new ControlError(ControlErrorCode.INVALID_ARGUMENT, `object id ${JSON.stringify(id)} is not letters, digits, '_' and '-'`);
     }
-    if (this.#objects.has(id)) throw new ControlError(ControlErrorCode.INVALID_ARGUMENT, `object ${id} exists already`);
+    if (this.#objects.has(id) || this.#pending.has(id)) throw new ControlError(ControlErrorCode.INVALID_ARGUMENT, `object ${id} exists already`);
     return id;
   }
 
@@ -297,12 +378,30 @@ export class UcxServer {
    * Copies of the frames of `id`, or null when it holds none (or, with `nonce`, holds another object under
    * that id). What an in-process get returns: the caller owns the copies.
    */
-  read(id: string, nonce?: Uint8Array): Uint8Array[] | null {
+  read(id: string, nonce?: Uint8Array, frameLengths?: readonly number[]): Uint8Array[] | null {
     this.#open();
     const stored = this.#objects.get(id);
-    if (stored === undefined) return null;
+    if (stored === undefined) return this.#readLent(id, nonce, frameLengths);
     if (nonce !== undefined && !Buffer.from(nonce).equals(Buffer.from(stored.nonce))) return null;
     return frameCopies(stored.block, stored.layout);
+  }
+
+  /**
+   * An object written into a lent block whose commit has not arrived yet (its producer's put has returned,
+   * and the key reached this thread first): copies of its frames when the block holds it whole, with the
+   * key's nonce, else null.
+   */
+  #readLent(id: string, nonce: Uint8Array | undefined, frameLengths: readonly number[] | undefined): Uint8Array[] | null {
+    const r = this.#pending.get(id);
+    if (r === undefined || nonce === undefined || frameLengths === undefined) return null;
+    let layout: Layout;
+    try {
+      layout = layoutOf(frameLengths);
+    } catch {
+      return null;
+    }
+    const block = regionBytes(r.region);
+    return layout.length <= r.capacity && checkObject(block, layout, nonce) ? frameCopies(block, layout) : null;
   }
 
   /** Removes the object; its block goes back to the pool now, or when the last gRPC get of it ends. */
@@ -310,7 +409,7 @@ export class UcxServer {
     const stored = this.#objects.get(id);
     if (stored === undefined) return false;
     this.#objects.delete(id);
-    this.#bytesUsed -= stored.layout.length;
+    this.#bytesUsed -= stored.bytes;
     stored.evicted = true;
     if (stored.pins === 0) this.#release(stored);
     return true;
@@ -322,10 +421,14 @@ export class UcxServer {
    * gets a block whose nonces were cleared half-way); an error reply without data when it is not here.
    */
   async fetch(seq: number, ask: { id: string; address: string; length: number }, replyEp: Endpoint): Promise<void> {
+    // Only a pending object waits: any other is answered synchronously (this may run inside a getSync of
+    // this thread, where no promise reaction runs until it returns).
+    const settling = this.#settled(ask.id);
+    if (settling !== undefined) await settling;
     const held = this.#closed ? undefined : this.#objects.get(ask.id);
     // The key's descriptor must name this very block, as an RMA get of it would read it.
     const stored =
-      held !== undefined && held.region.address.toString() === ask.address && held.region.byteLength === ask.length ? held : undefined;
+      held !== undefined && held.region.address.toString() === ask.address && held.layout.length === ask.length ? held : undefined;
     if (stored === undefined) {
       const message = `object ${ask.id} (at ${ask.address}, ${ask.length} B) is not held by UCX server ${this.id}`;
       const reply = encodePull(PullKind.ERROR, seq, jsonBytes({ code: FETCH_NOT_FOUND, message }), new Uint8Array(0));
@@ -335,7 +438,9 @@ export class UcxServer {
     const unpin = this.#pin(stored);
     try {
       const reply = encodePull(PullKind.OK, seq, new Uint8Array(0), new Uint8Array(0));
-      await replyEp.amSend(AM_FETCH_REPLY, reply, stored.region, { timeoutMs: this.timeoutMs });
+      // A lent block may be larger than its object: only the object goes.
+      const data = stored.bytes === stored.layout.length ? stored.region : stored.block.subarray(0, stored.layout.length);
+      await replyEp.amSend(AM_FETCH_REPLY, reply, data, { timeoutMs: this.timeoutMs });
     } catch {
       // The consumer is gone or too slow: it sees its own failure or timeout.
     } finally {
@@ -377,6 +482,7 @@ export class UcxServer {
       try {
         this.#native.setAmHandler(AM_PULL_REQUEST, null);
         this.#native.setAmHandler(AM_FETCH_REQUEST, null);
+        this.#native.setAmHandler(AM_RESERVE, null);
         // Pushes that arrive from now on are dropped before a block is taken for them.
         this.#native.setAmHandler(AM_PUSH_REQUEST, null, { receive: 'placed', maxBlock: 0 });
       } catch {
@@ -385,6 +491,11 @@ export class UcxServer {
     }
     await this.#control.close({ graceMs: 200 });
     for (const id of [...this.#objects.keys()]) this.evict(id);
+    // Lent blocks are not reused: a producer may still write one. They stay mapped until the process ends.
+    for (const r of [...this.#lent.values()]) {
+      quarantined.push(r.region);
+      this.#unlend(r, false);
+    }
     releasePeers();
   }
 
@@ -425,14 +536,23 @@ export class UcxServer {
         const key = this.put(frames, id);
         return { id: key.id, owner: this.id, size };
       },
-      get: (ref, ctx) => {
+      // An object whose producer wrote it into a lent block is looked up once its commit is in.
+      get: async (ref, ctx) => {
+        await this.#settled(ref.id);
         const stored = this.#mine(ref);
         if (stored === undefined) return null;
         return this.#stream(stored, ctx);
       },
-      exists: (ref) => this.#mine(ref) !== undefined,
-      evict: (ref) => (this.#mine(ref) === undefined ? false : this.evict(ref.id)),
-      stat: (ref): ObjectDescriptorInfo | null => {
+      exists: async (ref) => {
+        await this.#settled(ref.id);
+        return this.#mine(ref) !== undefined;
+      },
+      evict: async (ref) => {
+        await this.#settled(ref.id);
+        return this.#mine(ref) === undefined ? false : this.evict(ref.id);
+      },
+      stat: async (ref): Promise<ObjectDescriptorInfo | null> => {
+        await this.#settled(ref.id);
         const stored = this.#mine(ref);
         if (stored === undefined) return null;
         return {
@@ -548,6 +668,8 @@ export class UcxServer {
       /** The frame sent as the data (in place at `offset`), the others being `inline`; absent: a whole block. */
       inPlace?: number;
       inline?: Uint8Array;
+      /** Blocks the producer asks to be lent for its next puts (lent after the answer). */
+      reserve?: ReserveAsk;
     },
     region: MemoryRegion,
     replyEp: Endpoint,
@@ -603,6 +725,7 @@ export class UcxServer {
       const stored = this.#keep(id, region, layout, nonce);
       held = undefined;
       await this.#reply(replyEp, PullKind.OK, request.seq, new Uint8Array(0), Buffer.from(stored.key.descriptor, 'base64'));
+      if (request.reserve !== undefined) this.lend(request.reserve, replyEp);
     } catch (err) {
       if (held !== undefined) releaseRegion(held);
       held = undefined;
@@ -610,6 +733,159 @@ export class UcxServer {
       const message = err instanceof Error ? err.message : String(err);
       await this.#reply(replyEp, PullKind.ERROR, request.seq, jsonBytes({ code: typeof code === 'string' ? code : 'UCX_ERROR', message }), new Uint8Array(0));
     }
+  }
+
+  // ---- blocks lent to same-host producers (reserve.ts) ----------------------------------------------
+
+  /** Blocks lent now, and their bytes (counted against maxBytes until committed or given back). */
+  get lent(): { blocks: number; bytes: number } {
+    return { blocks: this.#lent.size, bytes: this.#lentBytes };
+  }
+
+  /**
+   * Lends up to `ask.count` blocks of `ask.capacity` bytes to a producer on this host, each sent to it as a
+   * GRANT over `replyEp`. Quietly lends fewer (or none) past the limits: 2 per size class and 256 MiB per
+   * producer, 1 GiB (and a quarter of maxBytes) in all, room under maxBytes, a memfd-backed block.
+   */
+  lend(ask: ReserveAsk, replyEp: Endpoint): void {
+    const me = processIdentityOf(this.#native);
+    if (this.#closed || me === null || ask.hostId !== me.hostId || reservationCapacity(ask.capacity) !== ask.capacity) return;
+    const producer = `${ask.pid}:${ask.startTime}`;
+    let ofClass = 0;
+    let ofProducer = 0;
+    for (const r of this.#lent.values()) {
+      if (r.producer !== producer) continue;
+      ofProducer += r.capacity;
+      if (r.capacity === ask.capacity) ofClass++;
+    }
+    const total = Math.min(RESERVE_TOTAL, Math.floor(this.maxBytes / 4));
+    const count = Math.min(ask.count, RESERVE_PER_CLASS - ofClass);
+    for (let i = 0; i < count; i++) {
+      if (ofProducer + ask.capacity > RESERVE_PER_PRODUCER || this.#lentBytes + ask.capacity > total) break;
+      if (this.#bytesUsed + this.#reserved + ask.capacity > this.maxBytes) break;
+      let region: MemoryRegion;
+      try {
+        region = acquireRegion(this.#native, ask.capacity, 'a block to lend');
+      } catch {
+        break;
+      }
+      if (region.shm === null) {
+        // No memfd behind it (PROXYSTORE_UCX_SHM=0): nothing a producer could write.
+        releaseRegion(region);
+        break;
+      }
+      const r: Reservation = {
+        rid: newId(),
+        id: newId(),
+        region,
+        capacity: ask.capacity,
+        producer,
+        pid: ask.pid,
+        startTime: ask.startTime,
+        replyEp,
+        since: Date.now(),
+        waiters: [],
+      };
+      this.#lent.set(r.rid, r);
+      this.#pending.set(r.id, r);
+      this.#lentBytes += r.capacity;
+      this.#reserved += r.capacity;
+      ofProducer += r.capacity;
+      // As if one frame filled the block (a valid descriptor): the producer puts its own length, frames, nonce.
+      const template = this.#descriptor(r.id, region, layoutOf([r.capacity - HEADER_SIZE - TRAILER_SIZE]), new Uint8Array(NONCE_SIZE));
+      const grant = encodePull(PullKind.GRANT, 0, jsonBytes({ server: this.id, rid: r.rid, capacity: r.capacity }), encodeRemoteObject(template));
+      // Undelivered (the producer's endpoint failed): the sweep takes it back when the producer is gone.
+      replyEp.amSend(AM_PULL_REPLY, grant, new Uint8Array(0), { timeoutMs: this.timeoutMs }).catch(() => {});
+    }
+    if (this.#lent.size > 0 && this.#sweep === null) {
+      this.#sweep = setInterval(() => this.#sweepLent(), Math.min(RESERVE_SWEEP_MS, this.lendIdleMs));
+      this.#sweep.unref();
+    }
+  }
+
+  /**
+   * A producer's COMMIT: the object it wrote into lent block `rid` becomes an object of this server when
+   * its layout fits the block and the block holds it whole with `nonce`. Anything else ends the loan (the
+   * producer writes a block before it commits it, never after): the block goes back to the pool.
+   */
+  commit(c: { rid: string; frameLengths: unknown; nonce: Uint8Array; reserve?: ReserveAsk }, replyEp: Endpoint): void {
+    const r = this.#lent.get(c.rid);
+    if (r === undefined) return;
+    let layout: Layout | undefined;
+    try {
+      if (Array.isArray(c.frameLengths)) layout = layoutOf(c.frameLengths as number[]);
+    } catch {
+      layout = undefined;
+    }
+    const block = regionBytes(r.region);
+    if (layout === undefined || layout.length > r.capacity || layout.payload > this.maxObjectSize || !checkObject(block, layout, c.nonce)) {
+      this.#unlend(r, true);
+      return;
+    }
+    this.#unlend(r, false);
+    this.#keep(r.id, r.region, layout, c.nonce.slice());
+    for (const wake of r.waiters) wake();
+    if (c.reserve !== undefined) this.lend(c.reserve, replyEp);
+  }
+
+  /** A producer's RETURN: blocks it will not write, back to the pool. */
+  giveBack(rids: readonly string[]): void {
+    for (const rid of rids) {
+      const r = this.#lent.get(rid);
+      if (r !== undefined) this.#unlend(r, true);
+    }
+  }
+
+  /** Ends a loan; `release`: the block back to the pool (nobody writes it any more), its header nonce zeroed. */
+  #unlend(r: Reservation, release: boolean): void {
+    this.#lent.delete(r.rid);
+    this.#pending.delete(r.id);
+    this.#lentBytes -= r.capacity;
+    this.#reserved -= r.capacity;
+    if (release) {
+      clearHeaderNonce(regionBytes(r.region));
+      releaseRegion(r.region);
+    }
+    for (const wake of r.waiters.splice(0)) wake();
+    if (this.#lent.size === 0 && this.#sweep !== null) {
+      clearInterval(this.#sweep);
+      this.#sweep = null;
+    }
+  }
+
+  /** Takes back the blocks of producers that are gone; asks for blocks left unused too long (REVOKE). */
+  #sweepLent(): void {
+    const now = Date.now();
+    const alive = new Map<string, boolean>();
+    for (const r of [...this.#lent.values()]) {
+      let ok = alive.get(r.producer);
+      if (ok === undefined) {
+        ok = startTimeOf(r.pid) === r.startTime;
+        alive.set(r.producer, ok);
+      }
+      if (!ok) {
+        this.#unlend(r, true);
+      } else if (now - r.since >= this.lendIdleMs) {
+        r.since = now;
+        const revoke = encodePull(PullKind.REVOKE, 0, jsonBytes({ server: this.id, rid: r.rid }), new Uint8Array(0));
+        r.replyEp.amSend(AM_PULL_REPLY, revoke, new Uint8Array(0), { timeoutMs: this.timeoutMs }).catch(() => {});
+      }
+    }
+  }
+
+  /** Resolves when `id` is no longer waiting for its commit (or after timeoutMs); undefined when it is not. */
+  #settled(id: string): Promise<void> | undefined {
+    const r = this.#pending.get(id);
+    if (r === undefined) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.timeoutMs);
+      timer.unref();
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      r.waiters.push(done);
+    });
   }
 
   #authenticate(token: string | undefined): void {
@@ -669,6 +945,33 @@ function onFetchRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): 
   void target.fetch(msg.seq, { id: a?.id as string, address: a?.address as string, length: a?.length as number }, info.endpoint);
 }
 
+/** A producer's ask to be lent blocks, as a push or commit carries it; undefined when malformed. */
+function parseAsk(v: unknown): ReserveAsk | undefined {
+  const a = v as { capacity?: unknown; count?: unknown; hostId?: unknown; pid?: unknown; startTime?: unknown } | null | undefined;
+  if (a === null || typeof a !== 'object') return undefined;
+  const { capacity, count, hostId, pid, startTime } = a;
+  if (!Number.isSafeInteger(capacity) || (capacity as number) <= 0 || (capacity as number) > RESERVE_MAX_BLOCK) return undefined;
+  if (!Number.isSafeInteger(count) || (count as number) < 1) return undefined;
+  if (typeof hostId !== 'string' || !Number.isSafeInteger(pid) || (pid as number) <= 0) return undefined;
+  if (typeof startTime !== 'string' || !/^\d{1,20}$/.test(startTime)) return undefined;
+  return { capacity: capacity as number, count: Math.min(count as number, RESERVE_PER_CLASS), hostId, pid: pid as number, startTime: BigInt(startTime) };
+}
+
+/** The thread's RESERVE handler: a producer's COMMIT or RETURN of lent blocks, handed to the server it names. */
+function onReserve(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): void {
+  const msg = decodePull(header);
+  if (msg === null) return;
+  const a = parseJson(msg.a) as { server?: unknown; rid?: unknown; rids?: unknown; frames?: unknown; reserve?: unknown } | null;
+  const target = typeof a?.server === 'string' ? servers.get(a.server) : undefined;
+  if (target === undefined) return;
+  if (msg.kind === PullKind.COMMIT && typeof a?.rid === 'string' && msg.b.byteLength === NONCE_SIZE) {
+    const reserve = parseAsk(a.reserve);
+    target.commit({ rid: a.rid, frameLengths: a.frames, nonce: msg.b, ...(reserve === undefined ? {} : { reserve }) }, info.endpoint);
+  } else if (msg.kind === PullKind.RETURN && Array.isArray(a?.rids)) {
+    target.giveBack(a.rids.filter((r): r is string => typeof r === 'string'));
+  }
+}
+
 /**
  * The thread's PUSH_REQUEST handler (a pooled slot: `info.region` holds the data). A header that is not a
  * push of this version cannot be answered (no sequence number to answer to): its block is released.
@@ -704,6 +1007,7 @@ function onPushRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): v
     return;
   }
   const token = typeof a?.token === 'string' ? a.token : undefined;
+  const reserve = parseAsk((a as { reserve?: unknown } | null)?.reserve);
   void target.push(
     {
       seq: msg.seq,
@@ -713,6 +1017,7 @@ function onPushRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): v
       nonce: msg.b.slice(0, NONCE_SIZE),
       offset: placed.offset,
       ...(inPlace === undefined ? {} : { inPlace: inPlace as number, inline: msg.b.subarray(NONCE_SIZE) }),
+      ...(reserve === undefined ? {} : { reserve }),
     },
     region,
     info.endpoint,

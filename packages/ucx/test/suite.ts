@@ -2,6 +2,7 @@
 // their own UCX_TLS (UCX reads it once per process, and each vitest file runs in its own process). The
 // test process is the consumer; owners and daemons are child processes started with the same UCX_TLS.
 import { createHash } from 'node:crypto';
+import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { ControlClient } from '@proxystore/control';
@@ -38,6 +39,41 @@ async function failure(run: () => unknown): Promise<{ code: string | undefined; 
   }
   throw new Error('expected a failure, got a result');
 }
+
+interface LentGrant {
+  rid: string;
+  id: string;
+  capacity: number;
+}
+
+/** The hand-made lending producer (fixtures/lend-raw.mjs) in a child process, one step per call. */
+async function startLender(tls: string): Promise<{ step<T>(op: string, args?: Record<string, unknown>): Promise<T>; kill(): Promise<void> }> {
+  const child: ChildProcess = fork(new URL('./fixtures/lend-raw.mjs', import.meta.url), [], {
+    env: { ...process.env, UCX_TLS: tls },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiting = new Map<number, (m: { result?: unknown; error?: string }) => void>();
+  child.on('message', (m: { seq: number; result?: unknown; error?: string }) => waiting.get(m.seq)?.(m));
+  await new Promise<void>((resolve) => waiting.set(0, () => resolve()));
+  let seq = 0;
+  return {
+    step<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+      const s = ++seq;
+      return new Promise<T>((resolve, reject) => {
+        waiting.set(s, (m) => (m.error === undefined ? resolve(m.result as T) : reject(new Error(`lend-raw ${op}: ${m.error}`))));
+        child.send({ seq: s, op, ...args });
+      });
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function rssMiB(): number {
   return process.memoryUsage.rss() / MiB;
@@ -757,6 +793,156 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         await producer.close({ clear: true });
         await daemon.stop();
       }
+    });
+
+    // (g'''') blocks lent to a same-host producer (reserve.ts): it writes its object into a block the
+    // daemon lent and commits it without waiting for an answer. By hand from a child process, so that the
+    // daemon can be looked at between the steps; over tcp too (lending needs only the same host).
+    describe('blocks lent to a same-host producer', () => {
+      const frames: [number, number][] = [[2 * MiB, 3], [100, 4]];
+      const bytesOf = (f: [number, number][]): Uint8Array[] => f.map(([n, fill]) => new Uint8Array(n).fill(fill));
+      type Written = { key: UcxKey; nonce: string; frameLengths: number[] };
+      type Asked = { pushed: string | null; capacity: number; grants: LentGrant[] };
+
+      it('an object in a lent block is pending until its commit: lookups wait; a wrong commit, a return or the producer\'s death end the loan', async () => {
+        const daemon = await UcxDaemonProcess.start({ tls });
+        const control = new ControlClient(daemon.address);
+        const reader = new UcxConnector({ timeoutMs });
+        const lender = await startLender(tls);
+        const ref = (id: string): { id: string; owner: string } => ({ id, owner: daemon.id });
+        try {
+          await lender.step('init', { workerAddress: daemon.ready.workerAddress, server: daemon.id, errorMode: 'none' });
+          const asked = await lender.step<Asked>('ask', { frames, count: 2 });
+          expect(asked.pushed).not.toBeNull();
+          expect(asked.grants.map((g) => g.capacity)).toEqual([asked.capacity, asked.capacity]);
+          const [g1, g2] = asked.grants as [LentGrant, LentGrant];
+
+          // Written, not committed: a lookup of its id waits for the commit (not false, not an error).
+          const w1 = await lender.step<Written>('write', { rid: g1.rid, frames });
+          let settled = false;
+          const exists1 = control.exists(ref(g1.id)).then((v) => ((settled = true), v));
+          await sleep(300);
+          expect(settled).toBe(false);
+          if (sharedMemory) {
+            // A same-host reader with the key copies the block already: the producer's put has returned.
+            expect(sha256((await reader.get(w1.key)) ?? [])).toBe(sha256(bytesOf(frames)));
+          }
+          await lender.step('commit', { rid: g1.rid, nonce: w1.nonce, frameLengths: w1.frameLengths });
+          expect(await exists1).toBe(true);
+          expect(sha256((await reader.get(w1.key)) ?? [])).toBe(sha256(bytesOf(frames)));
+          expect((await control.stat(ref(g1.id)))?.frameLengths).toEqual(frames.map(([n]) => n));
+
+          // A commit naming a nonce the block does not hold keeps nothing: the waiting lookup ends false.
+          const w2 = await lender.step<Written>('write', { rid: g2.rid, frames });
+          const exists2 = control.exists(ref(g2.id));
+          await lender.step('commit', { rid: g2.rid, nonce: Buffer.alloc(16, 7).toString('base64'), frameLengths: w2.frameLengths });
+          expect(await exists2).toBe(false);
+          expect(await reader.get(w2.key)).toBeNull();
+
+          // Given back: lookups end false at once, and a commit of it afterwards keeps nothing.
+          const again = await lender.step<Asked>('ask', { frames, count: 2 });
+          const [g3, g4] = again.grants as [LentGrant, LentGrant];
+          const w3 = await lender.step<Written>('write', { rid: g3.rid, frames });
+          const exists3 = control.exists(ref(g3.id));
+          await lender.step('giveBack', { rids: [g3.rid] });
+          expect(await exists3).toBe(false);
+          await lender.step('commit', { rid: g3.rid, nonce: w3.nonce, frameLengths: w3.frameLengths });
+          expect(await control.exists(ref(g3.id))).toBe(false);
+
+          // The producer dies holding g4, written but not committed: the daemon takes the block back on
+          // its next sweep, so a lookup ends in about a second, not at the daemon's 30 s limit.
+          await lender.step<Written>('write', { rid: g4.rid, frames });
+          const objects = (await control.identity()).objects;
+          await lender.kill();
+          const started = performance.now();
+          expect(await control.exists(ref(g4.id))).toBe(false);
+          expect(performance.now() - started).toBeLessThan(5_000);
+          expect((await control.identity()).objects).toBe(objects);
+          expect(daemon.running).toBe(true);
+        } finally {
+          await lender.kill();
+          control.close();
+          await reader.close();
+          await daemon.stop();
+        }
+      }, 60_000);
+
+      it('blocks left unused are asked back (REVOKE): a producer that answers gives them back; one that does not keeps them', async () => {
+        const daemon = await UcxDaemonProcess.start({ tls, env: { PROXYSTORE_UCX_LEND_IDLE_MS: '200' } });
+        const control = new ControlClient(daemon.address);
+        const lender = await startLender(tls);
+        try {
+          await lender.step('init', { workerAddress: daemon.ready.workerAddress, server: daemon.id, errorMode: 'none' });
+          const [g1, g2] = (await lender.step<Asked>('ask', { frames, count: 2 })).grants as [LentGrant, LentGrant];
+          // Not answered: revoked again and again, still lent (a lookup of its id still waits).
+          await sleep(700);
+          const unanswered = await lender.step<{ held: string[]; revoked: string[] }>('state');
+          expect(unanswered.revoked).toEqual(expect.arrayContaining([g1.rid, g2.rid]));
+          expect(unanswered.held.sort()).toEqual([g1.rid, g2.rid].sort());
+          let settled = false;
+          const exists1 = control.exists({ id: g1.id, owner: daemon.id }).then((v) => ((settled = true), v));
+          await sleep(200);
+          expect(settled).toBe(false);
+          // Answered: both go back; the waiting lookup ends false.
+          await lender.step('answerRevokes', { on: true });
+          expect(await exists1).toBe(false);
+          expect(await control.exists({ id: g2.id, owner: daemon.id })).toBe(false);
+          expect((await lender.step<{ held: string[] }>('state')).held).toEqual([]);
+        } finally {
+          await lender.kill();
+          control.close();
+          await daemon.stop();
+        }
+      }, 30_000);
+
+      it(`a daemon-mode connector ${sharedMemory ? 'puts into lent blocks after its first put of a size' : 'pushes every put (UCX_TLS=tcp: no same-host path)'}; another process reads, finds and evicts each at once`, async () => {
+        const daemon = await UcxDaemonProcess.start({ tls });
+        const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
+        process.env.PROXYSTORE_UCX_RESERVE = '0';
+        const pusher = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
+        delete process.env.PROXYSTORE_UCX_RESERVE;
+        const consumer = await UcxChild.start({ connector: { timeoutMs } });
+        const control = new ControlClient(daemon.address);
+        try {
+          const before = ucxStats();
+          for (let i = 0; i < 12; i++) {
+            const f = [patternBytes(3 * MiB + i, 40 + i), patternBytes(200, i)];
+            const key = await producer.put(f);
+            // At once, from elsewhere: the commit may still be on its way; lookups wait for it.
+            const [got, exists] = await Promise.all([consumer.get(key), control.exists({ id: key.id, owner: daemon.id })]);
+            expect(got.sha256).toBe(sha256(f));
+            expect(exists).toBe(true);
+            expect(await control.evict({ id: key.id, owner: daemon.id })).toBe(true);
+            expect((await consumer.get(key)).found).toBe(false);
+          }
+          const mid = ucxStats();
+          if (sharedMemory) {
+            // The first put of the class pushes (and asks for blocks); the rest go into lent blocks.
+            expect(mid.lentPuts - before.lentPuts).toBeGreaterThanOrEqual(10);
+            expect(mid.peerWrites - before.peerWrites).toBe(mid.lentPuts - before.lentPuts);
+            expect(mid.grantsHeld).toBeGreaterThan(0);
+          } else {
+            expect(mid.lentPuts).toBe(before.lentPuts);
+          }
+          // PROXYSTORE_UCX_RESERVE=0: pushes, and still the same objects.
+          const f = [patternBytes(3 * MiB, 99)];
+          const key = await pusher.put(f);
+          expect((await consumer.get(key)).sha256).toBe(sha256(f));
+          expect(ucxStats().lentPuts).toBe(mid.lentPuts);
+          // The last connector of this process using the daemon gives its blocks back when it closes.
+          await pusher.close();
+          expect(ucxStats().grantsHeld).toBe(mid.grantsHeld);
+          await producer.close();
+          expect(ucxStats().grantsHeld).toBe(0);
+          expect((await control.identity()).objects).toBe(1);
+        } finally {
+          await consumer.stop();
+          control.close();
+          await pusher.close();
+          await producer.close();
+          await daemon.stop();
+        }
+      }, 60_000);
     });
 
     // (h) the daemon side of bad input.
