@@ -707,8 +707,9 @@ export class UcxConnector implements Connector<UcxKey> {
         }
       } catch (err) {
         peer.failed(err);
-        // A daemon that restarted has a new worker address: ask again next time.
+        // A daemon that restarted has a new worker address: ask again next time. Blocks it lent are gone.
         this.#daemon = null;
+        takeAllGrants(daemon.id);
         throw toUcxError(what, err);
       }
       const answer = await abortable(reply, options?.signal);

@@ -725,14 +725,16 @@ export class UcxServer {
       const stored = this.#keep(id, region, layout, nonce);
       held = undefined;
       await this.#reply(replyEp, PullKind.OK, request.seq, new Uint8Array(0), Buffer.from(stored.key.descriptor, 'base64'));
-      if (request.reserve !== undefined) this.lend(request.reserve, replyEp);
     } catch (err) {
       if (held !== undefined) releaseRegion(held);
       held = undefined;
       const code = (err as { code?: unknown }).code;
       const message = err instanceof Error ? err.message : String(err);
       await this.#reply(replyEp, PullKind.ERROR, request.seq, jsonBytes({ code: typeof code === 'string' ? code : 'UCX_ERROR', message }), new Uint8Array(0));
+      return;
     }
+    // Kept and answered: blocks for the producer's next puts, if it asked.
+    if (request.reserve !== undefined) this.lend(request.reserve, replyEp);
   }
 
   // ---- blocks lent to same-host producers (reserve.ts) ----------------------------------------------
