@@ -1107,7 +1107,10 @@ export class UcxConnector implements Connector<UcxKey> {
   }
 }
 
-/** The addon's counters plus this thread's cached endpoints and rkeys, and the gets it fetched (tcp alone), for tests and diagnostics. */
+/**
+ * The addon's counters plus this thread's cached endpoints and rkeys, the gets it fetched (tcp alone), its
+ * daemon puts into lent blocks and the lent blocks it holds, for tests and diagnostics.
+ */
 export function ucxStats(): ReturnType<NativeAddon['stats']> & { peers: number; rkeys: number; fetches: number; lentPuts: number; grantsHeld: number } {
   return { ...ucx().stats(), ...peerStats(), fetches: fetchesSent, lentPuts, grantsHeld: grantsHeld() };
 }

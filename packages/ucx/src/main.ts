@@ -19,6 +19,8 @@ Runs a node-local ProxyStore UCX daemon until SIGTERM or SIGINT.
   --max-bytes <bytes>         bytes of objects held at once (default: no limit)
   --max-object-size <bytes>   largest object accepted (default: no limit)
   --timeout-ms <ms>           limit of each UCX operation of a put (default 30000)
+  --lend-idle-ms <ms>         ask back a block lent to a same-host producer and unused this long
+                              (default: env PROXYSTORE_UCX_LEND_IDLE_MS, else 10000)
   --error-mode <peer|none>    how its endpoints notice a dead producer (default from UCX_TLS: none for
                               shared memory or tcp alone, else peer)
   --id <id>                   server id (default random)
@@ -48,6 +50,7 @@ function optionsFromArgs(argv: string[]): UcxServerOptions | null {
       'max-bytes': { type: 'string' },
       'max-object-size': { type: 'string' },
       'timeout-ms': { type: 'string' },
+      'lend-idle-ms': { type: 'string' },
       'error-mode': { type: 'string' },
       id: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -81,6 +84,11 @@ function optionsFromArgs(argv: string[]): UcxServerOptions | null {
   if (maxObjectSize !== undefined) out.maxObjectSize = maxObjectSize;
   const timeoutMs = integer(values['timeout-ms'], '--timeout-ms');
   if (timeoutMs !== undefined) out.timeoutMs = Math.max(1, timeoutMs);
+  const lendIdleMs = integer(values['lend-idle-ms'], '--lend-idle-ms');
+  if (lendIdleMs !== undefined) {
+    if (lendIdleMs === 0) throw new UsageError('--lend-idle-ms must be at least 1');
+    out.lendIdleMs = lendIdleMs;
+  }
   const mode = values['error-mode'];
   if (mode !== undefined) {
     if (mode !== 'peer' && mode !== 'none') throw new UsageError(`--error-mode must be 'peer' or 'none'`);

@@ -108,6 +108,10 @@ describe('the UCX transport in other environments', () => {
     const bad = await run(['--max-bytes', 'lots']);
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/--max-bytes must be/);
+    expect(help.out).toMatch(/--lend-idle-ms/);
+    const idle = await run(['--lend-idle-ms', '0']);
+    expect(idle.code).toBe(2);
+    expect(idle.out).toMatch(/--lend-idle-ms must be at least 1/);
   });
 
   it('without the addon: the package imports, and UCX calls fail with UCX_NOT_AVAILABLE and what to install', async () => {
