@@ -58,6 +58,8 @@ import {
   grantsHeld,
   grantsToAsk,
   reservationCapacity,
+  abandonGrants,
+  takeAbandoned,
   takeAllGrants,
   takeGrant,
 } from './reserve.js';
@@ -311,11 +313,14 @@ const noLending = new Set<string>();
 /** The open connectors of this thread per daemon (server id): the last one to close gives the grants back. */
 const daemonUsers = new Map<string, Set<object>>();
 
-/** Tells the daemon its blocks `grants` will not be written (best effort: a daemon gone needs no answer). */
+/**
+ * Tells the daemon its blocks `grants` will not be written. Best effort: when the message cannot go, the
+ * grants are remembered as abandoned, and a later REVOKE of one is answered.
+ */
 function giveBack(ep: Endpoint, server: string, grants: readonly Grant[]): Promise<void> {
   if (grants.length === 0) return Promise.resolve();
   const msg = encodePull(PullKind.RETURN, 0, jsonBytes({ server, rids: grants.map((g) => g.rid) }), new Uint8Array(0));
-  return ep.amSend(AM_RESERVE, msg, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => {});
+  return ep.amSend(AM_RESERVE, msg, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => abandonGrants(grants));
 }
 
 /** A GRANT: kept when it names a block this thread can write (same host), else given back at once. */
@@ -347,7 +352,7 @@ function onGrant(a: Uint8Array, b: Uint8Array, ep: Endpoint): void {
 function onRevoke(a: Uint8Array, ep: Endpoint): void {
   const r = parseJson(a) as { server?: unknown; rid?: unknown } | null;
   if (typeof r?.server !== 'string' || typeof r.rid !== 'string') return;
-  if (dropGrant(r.server, r.rid)) {
+  if (dropGrant(r.server, r.rid) || takeAbandoned(r.rid)) {
     const back = encodePull(PullKind.RETURN, 0, jsonBytes({ server: r.server, rids: [r.rid] }), new Uint8Array(0));
     ep.amSend(AM_RESERVE, back, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => {});
   }
@@ -709,7 +714,7 @@ export class UcxConnector implements Connector<UcxKey> {
         peer.failed(err);
         // A daemon that restarted has a new worker address: ask again next time. Blocks it lent are gone.
         this.#daemon = null;
-        takeAllGrants(daemon.id);
+        abandonGrants(takeAllGrants(daemon.id));
         throw toUcxError(what, err);
       }
       const answer = await abortable(reply, options?.signal);
@@ -784,7 +789,7 @@ export class UcxConnector implements Connector<UcxKey> {
       } catch (err) {
         peer.failed(err);
         this.#daemon = null;
-        takeAllGrants(daemon.id);
+        abandonGrants(takeAllGrants(daemon.id));
         throw toUcxError(`${what}: sending the commit`, err);
       }
       lentPuts++;
@@ -1088,14 +1093,19 @@ export class UcxConnector implements Connector<UcxKey> {
       if (!users.delete(this) || users.size > 0) continue;
       daemonUsers.delete(server);
       const grants = takeAllGrants(server);
+      if (grants.length === 0) continue;
       const info = await this.#daemon?.catch(() => null);
-      if (grants.length === 0 || info === null || info === undefined || info.id !== server) continue;
+      if (info === null || info === undefined || info.id !== server) {
+        abandonGrants(grants);
+        continue;
+      }
       const peer = peerFor(`daemon ${this.#options.daemon}`, info.workerAddress, this.pushErrorMode);
       peer.begin();
       try {
         await giveBack(await peer.endpoint(this.timeoutMs), server, grants);
       } catch {
-        // The daemon is gone or unreachable: it takes its blocks back when this process ends.
+        // The daemon is gone or unreachable: it takes its blocks back when this process ends (or asks).
+        abandonGrants(grants);
       } finally {
         peer.end();
       }

@@ -3,11 +3,13 @@ import type { RemoteObjectInfo, SameHostSource } from './descriptor.js';
 import {
   RESERVE_MAX_BLOCK,
   RESERVE_PER_CLASS,
+  abandonGrants,
   addGrant,
   dropGrant,
   grantsHeld,
   grantsToAsk,
   reservationCapacity,
+  takeAbandoned,
   takeAllGrants,
   takeGrant,
   type Grant,
@@ -75,5 +77,19 @@ describe('the grants a thread holds', () => {
     expect(takeAllGrants(s).map((g) => g.rid)).toEqual(['b3']);
     expect(takeAllGrants('other').map((g) => g.rid)).toEqual(['c1']);
     expect(grantsHeld()).toBe(base);
+  });
+});
+
+describe('abandoned grants', () => {
+  it('are remembered (bounded) so that a REVOKE of one is still answered, once', () => {
+    abandonGrants([grant('srv-ab', 4096, 'x1'), grant('srv-ab', 4096, 'x2')]);
+    expect(takeAbandoned('x1')).toBe(true);
+    expect(takeAbandoned('x1')).toBe(false);
+    expect(takeAbandoned('never')).toBe(false);
+    // Bounded: the oldest are forgotten first.
+    abandonGrants(Array.from({ length: 1100 }, (_, i) => grant('srv-ab', 4096, `y${i}`)));
+    expect(takeAbandoned('x2')).toBe(false);
+    expect(takeAbandoned('y0')).toBe(false);
+    expect(takeAbandoned('y1099')).toBe(true);
   });
 });

@@ -104,6 +104,23 @@ export function takeAllGrants(server: string): Grant[] {
   return out;
 }
 
+/** Grants dropped unused without a RETURN (their daemon looked gone): a REVOKE of one is still answered. */
+const abandoned = new Set<string>();
+const MAX_ABANDONED = 1024;
+
+/** Remembers grants dropped unused without giving them back. */
+export function abandonGrants(grants: readonly Grant[]): void {
+  for (const g of grants) {
+    if (abandoned.size >= MAX_ABANDONED) abandoned.delete(abandoned.values().next().value as string);
+    abandoned.add(g.rid);
+  }
+}
+
+/** Whether `rid` was abandoned (and forgets it): its block was never written, so it may go back. */
+export function takeAbandoned(rid: string): boolean {
+  return abandoned.delete(rid);
+}
+
 /** Grants held now, for tests and diagnostics. */
 export function grantsHeld(): number {
   let n = 0;
