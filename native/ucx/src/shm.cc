@@ -201,6 +201,12 @@ void PeerMaps::Write(Napi::Env env, int pid, uint64_t start_time, int fd, uint64
     end = std::max<uint64_t>(end, base + p.offset + p.length);
   }
   const Mapping& m = Map(env, Key{pid, start_time, fd, inode, true}, end, "peerWrite");
+  // A mapping outlives its owner, and a read from a dead owner's block is still right when its nonces
+  // hold; a write into one is lost. So every write checks that the owner still runs (a miss did in Map).
+  uint64_t now_start = 0;
+  if (!StartTime(std::to_string(pid), &now_start) || now_start != start_time) {
+    Throw(env, kPeerGone, "peerWrite: process " + std::to_string(pid) + " is gone");
+  }
   for (const Piece& p : pieces) {
     if (p.length > 0) std::memcpy(m.base + base + p.offset, p.src, p.length);
   }

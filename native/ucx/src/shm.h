@@ -44,7 +44,7 @@ class PeerMaps {
     size_t length;
   };
   // Copies every piece into the owner's file, the block starting at `base` (all checked before any is
-  // copied); throws as Read does.
+  // copied, and the owner alive on every call, cached mapping or not); throws as Read does.
   void Write(Napi::Env env, int pid, uint64_t start_time, int fd, uint64_t inode, uint64_t base,
              const std::vector<Piece>& pieces);
   size_t size() const { return entries_.size(); }

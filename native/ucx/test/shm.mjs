@@ -49,6 +49,7 @@ await test('processIdentity: pid, start time, the same host id as a child (boot 
 });
 
 let a;
+let w;
 await test('peerRead copies a child\'s memfd block (pattern checked); the mapping is cached', async () => {
   a = await owner.ask({ type: 'expose', size: SIZE, seed: 41 });
   assert(a.shm !== null && a.shm.fd >= 0 && a.shm.offset === 0, `shm ${JSON.stringify(a.shm)}`);
@@ -95,7 +96,7 @@ await test('peerRead refuses: another inode or a read past the file (UCX_BAD_KEY
 });
 
 await test('peerWrite copies pieces into a child\'s memfd block (writable mapping cached apart from reads)', async () => {
-  const w = await owner.ask({ type: 'expose', size: 1 << 20, seed: 45 });
+  w = await owner.ask({ type: 'expose', size: 1 << 20, seed: 45 });
   const s0 = ucx.stats();
   const head = new Uint8Array(100).fill(7);
   const body = new Uint8Array(300_000);
@@ -143,7 +144,7 @@ await test('a block its owner trimmed reads as zeros (through the mapping made b
   return `owner poolTrimmedBytes ${trimmed}`;
 });
 
-await test('owner SIGKILLed: a block mapped before still reads; a block never mapped is UCX_PEER_GONE', async () => {
+await test('owner SIGKILLed: a block mapped before still reads, but is not written; a block never mapped is UCX_PEER_GONE', async () => {
   const c = await owner.ask({ type: 'expose', size: 2 << 20, seed: 43 });
   const d = await owner.ask({ type: 'expose', size: 3 << 20, seed: 44 });
   const region = ucx.acquire(3 << 20);
@@ -152,6 +153,8 @@ await test('owner SIGKILLed: a block mapped before still reads; a block never ma
   const exit = await owner.exited;
   // Reaped now: /proc/<pid> is gone (a zombie would have no fds either: ENOENT, the same code).
   const e = expectCode(() => ucx.peerRead(source(d), region, 0, 3 << 20), 'UCX_PEER_GONE');
+  // A write into a block mapped before is refused: the owner that would keep it is gone.
+  expectCode(() => ucx.peerWrite(source(w), [[0, new Uint8Array(8)]]), 'UCX_PEER_GONE');
   ucx.peerRead(source(c), region, 0, 2 << 20);
   assert(checkPattern(new Uint8Array(region.buffer, 0, 2 << 20), 43) === -1, 'the mapped block of a dead owner differs');
   region.release();

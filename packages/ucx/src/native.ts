@@ -358,8 +358,10 @@ export interface NativeAddon {
    * Copies each piece `[offset, bytes]` to `offset` past `destination.offset` in a same-host peer's memfd
    * block, synchronously (memcpy; the peer does nothing): how a producer fills a block its daemon lent it.
    * The block is mapped writable and the mapping kept, as for peerRead (writable and read-only mappings
-   * are cached apart). Every piece is checked against the file's size before any is copied. Throws as
-   * peerRead does (UCX_PEER_GONE, UCX_UNREACHABLE, UCX_BAD_KEY); a TypeError for malformed pieces.
+   * are cached apart). Every piece is checked against the file's size before any is copied, and every
+   * call checks that the peer still runs (a write into a dead peer's block, which a cached mapping keeps
+   * alive, would be lost). Throws as peerRead does (UCX_PEER_GONE, UCX_UNREACHABLE, UCX_BAD_KEY); a
+   * TypeError for malformed pieces.
    */
   peerWrite(destination: PeerSource, pieces: ReadonlyArray<readonly [number, Uint8Array]>): void;
   /** One progress cycle from JS; returns the number of UCX events it handled. */

@@ -895,6 +895,46 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         }
       }, 30_000);
 
+      if (sharedMemory) {
+        it('a daemon killed while the producer holds lent blocks: the next put fails with a typed error, not a key to nowhere', async () => {
+          const daemon = await UcxDaemonProcess.start({ tls });
+          const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
+          try {
+            const f = [patternBytes(2 * MiB, 1)];
+            // Grants come after the put's answer: wait for them, put into one (its block is mapped here
+            // now), and wait for the next.
+            const granted = async (): Promise<void> => {
+              for (let i = 0; i < 200 && ucxStats().grantsHeld === 0; i++) await sleep(10);
+            };
+            await producer.evict(await producer.put(f));
+            // Puts and evictions until the daemon lends only blocks this process has mapped already (its
+            // pool gives the evicted blocks out again): a write into one needs no new mapping.
+            let maps = -1;
+            for (let i = 0; i < 20 && ucxStats().peerMaps !== maps; i++) {
+              maps = ucxStats().peerMaps;
+              await granted();
+              const lent = ucxStats().lentPuts;
+              await producer.evict(await producer.put(f));
+              expect(ucxStats().lentPuts).toBe(lent + 1);
+            }
+            expect(ucxStats().peerMaps).toBe(maps);
+            await granted();
+            const before = ucxStats();
+            expect(before.grantsHeld).toBeGreaterThan(0);
+            await daemon.kill();
+            const started = performance.now();
+            const e = await failure(() => producer.put(f));
+            expect(e.error).toBeInstanceOf(UcxError);
+            expect(['UCX_PEER_GONE', 'UCX_TIMEOUT', 'UCX_UNREACHABLE']).toContain(e.code);
+            expect(performance.now() - started).toBeLessThan(timeoutMs + 5_000);
+            expect(ucxStats().lentPuts).toBe(before.lentPuts);
+          } finally {
+            await producer.close();
+            await daemon.stop();
+          }
+        }, 30_000);
+      }
+
       it(`a daemon-mode connector ${sharedMemory ? 'puts into lent blocks after its first put of a size' : 'pushes every put (UCX_TLS=tcp: no same-host path)'}; another process reads, finds and evicts each at once`, async () => {
         const daemon = await UcxDaemonProcess.start({ tls });
         const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
