@@ -109,11 +109,25 @@ bool U64Arg(Napi::Value v, uint64_t* out) {
   return true;
 }
 
-// Copies of at least this many bytes use non-temporal (streaming) stores. glibc's memcpy switches to them
-// only above about 3/4 of the shared cache it reads from CPUID, and a VM may report a large one (480 MiB
-// here): copies of 64-128 MiB then ran at about 7 GB/s against 10-12 GB/s streamed, while copies up to
-// 32 MiB, which the caches still help, were as fast or faster with glibc (native/ucx/README.md).
+// Copies from this many bytes use non-temporal (streaming) stores, up to where glibc's memcpy streams
+// by itself. glibc switches to streaming stores above 3/4 of its per-thread share of the L3 that CPUID
+// reports; a VM may report a large one (480 MiB for 2 vCPUs here: glibc streams from about 180 MiB), and
+// copies of 64-128 MiB then went through the caches at 7-8 GB/s against 10-12 GB/s streamed. Up to
+// 32 MiB (the caches still help) and above glibc's threshold (its loop is a little faster than ours),
+// glibc's memcpy was as fast or faster (native/ucx/README.md).
 constexpr size_t kStreamingCopyMin = 40u << 20;
+
+// Where glibc starts streaming, as it computes it (L3 size / CPUs sharing it, approximated by the online
+// CPUs, times 3/4); unbounded when the L3 is not known.
+size_t GlibcStreamsFrom() {
+  static const size_t from = [] {
+    long l3 = ::sysconf(_SC_LEVEL3_CACHE_SIZE);
+    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    if (l3 <= 0 || cpus <= 0) return SIZE_MAX;
+    return static_cast<size_t>(l3) / static_cast<size_t>(cpus) * 3 / 4;
+  }();
+  return from;
+}
 
 // PROXYSTORE_UCX_STREAM_COPY=0 leaves every copy to memcpy (for measuring).
 bool StreamingCopies() {
@@ -127,7 +141,7 @@ bool StreamingCopies() {
 // memcpy, with streaming stores for large copies on x86-64 (SSE2: every x86-64 CPU has it).
 void CopyBlock(uint8_t* dst, const uint8_t* src, size_t n) {
 #if defined(__x86_64__)
-  if (n >= kStreamingCopyMin && StreamingCopies()) {
+  if (n >= kStreamingCopyMin && n < GlibcStreamsFrom() && StreamingCopies()) {
     size_t head = (16 - (reinterpret_cast<uintptr_t>(dst) & 15)) & 15;
     std::memcpy(dst, src, head);
     dst += head;
