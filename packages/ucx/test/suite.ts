@@ -874,9 +874,12 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         try {
           await lender.step('init', { workerAddress: daemon.ready.workerAddress, server: daemon.id, errorMode: 'none' });
           const [g1, g2] = (await lender.step<Asked>('ask', { frames, count: 2 })).grants as [LentGrant, LentGrant];
-          // Not answered: revoked again and again, still lent (a lookup of its id still waits).
-          await sleep(700);
-          const unanswered = await lender.step<{ held: string[]; revoked: string[] }>('state');
+          // Not answered: revoked (again and again), still lent (a lookup of its id still waits).
+          let unanswered = await lender.step<{ held: string[]; revoked: string[] }>('state');
+          for (let i = 0; i < 100 && !(unanswered.revoked.includes(g1.rid) && unanswered.revoked.includes(g2.rid)); i++) {
+            await sleep(50);
+            unanswered = await lender.step<{ held: string[]; revoked: string[] }>('state');
+          }
           expect(unanswered.revoked).toEqual(expect.arrayContaining([g1.rid, g2.rid]));
           expect(unanswered.held.sort()).toEqual([g1.rid, g2.rid].sort());
           let settled = false;
