@@ -32,7 +32,7 @@ import {
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
 import { NONCE_SIZE, checkObject, clearNonce, frameViews, layoutOf, newNonce, objectPieces, writeObject, type Layout } from './layout.js';
 import { defaultErrorMode, fetchGets, pushErrorMode, ucx } from './native-loader.js';
-import type { AmInfo, Endpoint, ErrorMode, MemoryRegion, NativeAddon } from './native.js';
+import type { AmInfo, Endpoint, ErrorMode, MemoryRegion, NativeAddon, ProcessIdentity } from './native.js';
 import { type Peer, peerFor, peerStats, releasePeers, retainPeers, withPeer, withPeerSync } from './peers.js';
 import {
   AM_FETCH_REPLY,
@@ -321,6 +321,13 @@ function giveBack(ep: Endpoint, server: string, grants: readonly Grant[]): Promi
   if (grants.length === 0) return Promise.resolve();
   const msg = encodePull(PullKind.RETURN, 0, jsonBytes({ server, rids: grants.map((g) => g.rid) }), new Uint8Array(0));
   return ep.amSend(AM_RESERVE, msg, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => abandonGrants(grants));
+}
+
+/** The `reserve` field of a push or commit: blocks of this class still to ask for, and who asks; none when enough are held or asked for. */
+function reserveAsk(me: ProcessIdentity, server: string, capacity: number): { reserve?: Record<string, unknown> } {
+  const count = grantsToAsk(server, capacity);
+  if (count === 0) return {};
+  return { reserve: { capacity, count, hostId: me.hostId, pid: me.pid, startTime: me.startTime.toString() } };
 }
 
 /** A GRANT: kept when it names a block this thread can write (same host), else given back at once. */
@@ -615,8 +622,7 @@ export class UcxConnector implements Connector<UcxKey> {
       if (key !== undefined) return key;
     }
     // Blocks of this size class for the next puts, lent after the answer.
-    const asked = capacity > 0 ? grantsToAsk(daemon.id, capacity) : 0;
-    const reserve = asked > 0 && me !== null ? { reserve: { capacity, count: asked, hostId: me.hostId, pid: me.pid, startTime: me.startTime.toString() } } : {};
+    const reserve = me === null || capacity === 0 ? {} : reserveAsk(me, daemon.id, capacity);
     const id = newId();
     const nonce = newNonce();
     // One frame that is nearly the whole object goes as it lies (no copy); otherwise one copy of the frames
@@ -780,9 +786,7 @@ export class UcxConnector implements Connector<UcxKey> {
         return undefined;
       }
       const me = processIdentityOf(native);
-      const asked = me === null ? 0 : grantsToAsk(daemon.id, capacity);
-      const reserve =
-        asked > 0 && me !== null ? { reserve: { capacity, count: asked, hostId: me.hostId, pid: me.pid, startTime: me.startTime.toString() } } : {};
+      const reserve = me === null ? {} : reserveAsk(me, daemon.id, capacity);
       const commit = encodePull(PullKind.COMMIT, 0, jsonBytes({ server: daemon.id, rid: grant.rid, frames: layout.frameLengths, ...reserve }), nonce);
       try {
         await ep.amSend(AM_RESERVE, commit, new Uint8Array(0), { timeoutMs: this.timeoutMs });
