@@ -330,7 +330,7 @@ function reserveAsk(me: ProcessIdentity, server: string, capacity: number): { re
   return { reserve: { capacity, count, hostId: me.hostId, pid: me.pid, startTime: me.startTime.toString() } };
 }
 
-/** A GRANT: kept when it names a block this thread can write (same host), else given back at once. */
+/** A GRANT: kept when it names a block this thread can write (same host) for a daemon in use, else given back at once. */
 function onGrant(a: Uint8Array, b: Uint8Array, ep: Endpoint): void {
   const g = parseJson(a) as { server?: unknown; rid?: unknown; capacity?: unknown } | null;
   if (typeof g?.server !== 'string' || typeof g.rid !== 'string') return;
@@ -347,7 +347,9 @@ function onGrant(a: Uint8Array, b: Uint8Array, ep: Endpoint): void {
   const usable =
     template?.shm !== undefined && me !== null && template.shm.hostId === me.hostId && template.server === server &&
     typeof capacity === 'number' && reservationCapacity(capacity) === capacity && template.length === capacity;
-  if (!usable || template?.shm === undefined) {
+  // Also given back: a grant that arrives when no open connector of this thread uses that daemon (the
+  // last one closed while the grant was on its way).
+  if (!usable || template?.shm === undefined || (daemonUsers.get(server)?.size ?? 0) === 0) {
     const back = encodePull(PullKind.RETURN, 0, jsonBytes({ server, rids: [rid] }), new Uint8Array(0));
     ep.amSend(AM_RESERVE, back, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => {});
     return;
