@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { KiB, MiB, defaultConfig } from '../config.js';
 import type { Row, Skipped, SuiteContext } from '../suite.js';
-import { type Candidate, UCX_QUICK_SIZES, UCX_SIZES, interleave, measureUcxOps, ucxPlan } from './ops.js';
+import { type Candidate, MIN_WARMUP, UCX_QUICK_SIZES, UCX_SIZES, interleave, measureUcxOps, ucxPlan } from './ops.js';
 import { UCX_TRANSPORTS } from './session.js';
 
 function context(quick = true): { ctx: SuiteContext; steps: string[]; skipped: Skipped[] } {
@@ -45,7 +45,8 @@ describe('ucxPlan', () => {
     expect(full.rounds).toBe(8);
     expect([4 * KiB, MiB, 4 * MiB, 64 * MiB, 256 * MiB].map(full.iterations)).toEqual([200, 64, 16, 3, 3]);
     expect(full.warmup(200)).toBe(20);
-    expect(full.warmup(3)).toBe(1);
+    expect(full.warmup(3)).toBe(MIN_WARMUP);
+    expect(full.warmup(16)).toBe(MIN_WARMUP);
     const quick = ucxPlan(defaultConfig('/x', { quick: true }));
     expect(quick.sizes).toEqual([...UCX_QUICK_SIZES]);
     expect(quick.rounds).toBe(2);
@@ -62,7 +63,7 @@ describe('interleave', () => {
     const plan = { ...ucxPlan(defaultConfig('/x', { quick: true })), rounds: 3 };
     const samples = await interleave([fake('a', () => 1, log), fake('b', () => 2, log), fake('c', () => 3, log)], MiB, plan);
     expect(log.map((l) => l.split(' ')[0]).join('')).toBe('abccbaabc');
-    expect(log[0]).toBe(`a ${MiB} 16 2`);
+    expect(log[0]).toBe(`a ${MiB} 16 ${MIN_WARMUP}`);
     expect(samples).toEqual([
       [1, 1, 1],
       [2, 2, 2],
@@ -104,7 +105,7 @@ describe('measureUcxOps', () => {
     expect(rows).toHaveLength(12);
     // Both get subjects share the baseline samples of one interleaving: per round, the fakes logged here
     // (two subjects and ucx_perftest for get, one and ucx_perftest for put; the addon runs in `session`).
-    expect(log.filter((l) => l.endsWith(`${4 * MiB} 4 1`))).toHaveLength(2 * (3 + 2));
+    expect(log.filter((l) => l.endsWith(`${4 * MiB} 4 ${MIN_WARMUP}`))).toHaveLength(2 * (3 + 2));
     const reused = rows.filter((r) => r.case === 'get (second subject)' && r.bytes === 4 * MiB);
     expect(reused.map((r) => r.params?.['bandwidthRatio'])).toEqual([1, 0.5]);
     expect(reused[0]?.params?.['memMapsPerCall']).toBe(0);

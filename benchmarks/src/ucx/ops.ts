@@ -28,8 +28,17 @@ export interface UcxPlan {
 }
 
 /**
+ * Untimed calls before every round, at least. ucx_perftest starts a new server and client each round, and
+ * its first calls after start-up run cold: over shared memory, with one warm-up call its 16 MiB
+ * ucp_am_bw took 2.2-2.9 ms per message where it takes 1.4-1.6 ms from the third on (4 calls per round,
+ * as here; 3 runs each). Fewer would set a warm store against a cold baseline. The store and the addon
+ * get the same.
+ */
+export const MIN_WARMUP = 5;
+
+/**
  * Full: 8 rounds of up to 64 MiB moved (3 to 200 calls); quick: 2 rounds of up to 16 MiB (2 to 50 calls).
- * `--repeat N` sets the rounds.
+ * Warm-up: a tenth of the calls, at least MIN_WARMUP. `--repeat N` sets the rounds.
  */
 export function ucxPlan(config: BenchConfig): UcxPlan {
   const quick = config.quick;
@@ -39,7 +48,7 @@ export function ucxPlan(config: BenchConfig): UcxPlan {
     sizes: sizesFor(config, { full: UCX_SIZES, quick: UCX_QUICK_SIZES }),
     rounds: config.repeat ?? (quick ? 2 : 8),
     iterations: (bytes) => Math.max(least, Math.min(most, Math.ceil(volume / bytes))),
-    warmup: (iterations) => Math.max(1, Math.ceil(iterations / 10)),
+    warmup: (iterations) => Math.max(MIN_WARMUP, Math.ceil(iterations / 10)),
   };
 }
 
