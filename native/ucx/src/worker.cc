@@ -30,6 +30,9 @@ double NowMs() {
 // How long one progress cycle from libuv may run before it yields to the loop.
 constexpr double kCycleBudgetMs = 5.0;
 
+// The longest poll window PROXYSTORE_UCX_POLL_US may set: a second of a core after each message.
+constexpr double kMaxPollUs = 1e6;
+
 template <typename Handle>
 void CloseHandle(Handle* h) {
   uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<Handle*>(x); });
@@ -43,6 +46,17 @@ Worker* Worker::Get(Napi::Env env) {
 }
 
 Worker::Worker(Napi::Env env) : env_(env) {
+  if (const char* v = std::getenv("PROXYSTORE_UCX_POLL_US"); v != nullptr && *v != '\0') {
+    char* end = nullptr;
+    double us = std::strtod(v, &end);
+    if (end == v || *end != '\0' || !(us >= 0) || us > kMaxPollUs) {
+      Napi::Error err = Napi::Error::New(env, std::string("PROXYSTORE_UCX_POLL_US must be a number of microseconds from 0 to ") +
+                                                  std::to_string(static_cast<int>(kMaxPollUs)) + ", not '" + v + "'");
+      err.Set("code", Napi::String::New(env, kError));
+      throw err;
+    }
+    poll_ms_ = us / 1000.0;
+  }
   try {
     context_ = Context::Acquire();
   } catch (const std::exception& e) {
@@ -160,7 +174,8 @@ unsigned Worker::ProgressFromJs() {
 void Worker::Cycle(bool from_js) {
   if (in_cycle_ || tearing_down_) return;
   in_cycle_ = true;
-  if (!from_js) ++stats_.wakeups;
+  // A turn of the poll window is not a wakeup: the worker never slept.
+  if (!from_js && !polling_) ++stats_.wakeups;
   Napi::HandleScope handle_scope(env_);
   // From libuv, JS must run inside a callback scope so that promise reactions run when we return.
   std::optional<Napi::CallbackScope> callback_scope;
@@ -169,6 +184,9 @@ void Worker::Cycle(bool from_js) {
   // hold the event loop, or no timer (the operations' timeouts included) would ever fire. Past the
   // budget the idle handle stays on and the next loop iteration, after timers and I/O, goes on.
   const double until = NowMs() + kCycleBudgetMs;
+  const uint64_t calls_before = stats_.progress_calls;
+  bool dispatched = false;
+  bool polling = false;
   bool armed = false;
   for (;;) {
     while (ucp_worker_progress(handle_) != 0) {
@@ -178,10 +196,23 @@ void Worker::Cycle(bool from_js) {
     StartRndvRecvs();
     if (!events_.empty()) {
       Dispatch();
+      dispatched = true;
       if (NowMs() > until) break;
       continue;  // JS may have posted work: progress it before arming
     }
-    if (NowMs() > until) break;
+    double now = NowMs();
+    if (now > until) break;
+    if (poll_ms_ > 0) {
+      // The poll window: for poll_ms_ after the last activity the worker is not armed, and the event loop
+      // comes back here on every turn (the idle handle) instead of sleeping in epoll. A peer that sends
+      // to an armed worker must wake it (a syscall, and on a VM an interrupt to another vCPU: 50-100 us
+      // per message measured here); to a polling one it just writes.
+      if (dispatched || from_js || stats_.progress_calls != calls_before) last_active_ms_ = now;
+      if (now - last_active_ms_ < poll_ms_) {
+        polling = true;
+        break;
+      }
+    }
     if (ucp_worker_arm(handle_) == UCS_ERR_BUSY) continue;
     armed = true;
     break;  // armed: the event fd wakes us for anything new
@@ -189,9 +220,14 @@ void Worker::Cycle(bool from_js) {
   if (armed) {
     uv_idle_stop(idle_);
   } else {
-    ++stats_.yields;
+    if (polling) {
+      ++stats_.polls;
+    } else {
+      ++stats_.yields;
+    }
     Kick();  // from the event fd the idle handle may be off: the next iteration goes on
   }
+  polling_ = polling;
   graveyard_.clear();
   in_cycle_ = false;
 }
@@ -855,6 +891,8 @@ void Worker::PostConnRequest(Listener* listener, ucp_conn_request_h request) {
 Napi::Value Worker::Stats(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("wakeups", Napi::Number::New(env, static_cast<double>(stats_.wakeups)));
+  o.Set("polls", Napi::Number::New(env, static_cast<double>(stats_.polls)));
+  o.Set("pollUs", Napi::Number::New(env, poll_ms_ * 1000.0));
   o.Set("progressCalls", Napi::Number::New(env, static_cast<double>(stats_.progress_calls)));
   o.Set("yields", Napi::Number::New(env, static_cast<double>(stats_.yields)));
   o.Set("amReceived", Napi::Number::New(env, static_cast<double>(stats_.am_received)));

@@ -52,8 +52,9 @@ struct Op {
 
 // Counters the tests read to check behaviour (e.g. no wakeups while idle).
 struct WorkerStats {
-  uint64_t wakeups = 0;  // progress cycles run from libuv (poll or idle callbacks)
+  uint64_t wakeups = 0;  // progress cycles run from libuv after the worker slept (not poll-window turns)
   uint64_t progress_calls = 0;
+  uint64_t polls = 0;  // turns of the event loop spent polling inside the poll window
   uint64_t yields = 0;  // progress cycles cut short by their time budget (the loop went on first)
   uint64_t am_received = 0;
   uint64_t am_rndv_received = 0;
@@ -238,6 +239,11 @@ class Worker {
   std::vector<RndvRecv*> rndv_to_start_;
   std::unordered_set<RndvRecv*> rndv_pending_;
   std::unordered_set<Op*> ops_;
+  // The poll window (PROXYSTORE_UCX_POLL_US): how long after the last activity the worker keeps polling
+  // before it arms the event fd and sleeps; 0, the default, sleeps at once.
+  double poll_ms_ = 0;
+  double last_active_ms_ = -1e18;
+  bool polling_ = false;  // the last cycle ended inside the poll window
   std::map<unsigned, std::unique_ptr<AmSlot>> am_slots_;
   std::unordered_map<ucp_ep_h, Endpoint*> endpoints_;
   std::unordered_set<Listener*> listeners_;

@@ -1,6 +1,7 @@
 // Test driver: for each transport, runs a server and a client process over UCX on loopback, relays the
 // server's address to the client, kills the server when the client asks, and prints the results.
-// Then the same-host read cases (shm.mjs) and worker threads. Usage: node test/run.mjs [tcp|sm ...]
+// Per transport also the poll window (poll.mjs); then the same-host read cases (shm.mjs) and worker
+// threads. Usage: node test/run.mjs [tcp|sm ...]
 import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -117,6 +118,21 @@ function runShm() {
     `status ${r.status} signal ${r.signal} ${r.stderr.trim().slice(0, 300)}`);
 }
 
+function runPoll(tls) {
+  // The poll window: this process with PROXYSTORE_UCX_POLL_US (50 ms), its echo peer without.
+  const env = { ...process.env, ...transports[tls], UCX_WARN_UNUSED_ENV_VARS: 'n', PROXYSTORE_UCX_POLL_US: '50000' };
+  const r = spawnSync(process.execPath, [here('./poll.mjs')], { env, encoding: 'utf8', timeout: 120000 });
+  let n = 0;
+  for (const line of r.stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const m = JSON.parse(line);
+    record(`[${tls}] ${m.name}`, m.ok, m.detail);
+    n++;
+  }
+  record(`[${tls}] poll-window process exited cleanly`, r.status === 0 && n > 0,
+    `status ${r.status} signal ${r.signal} ${r.stderr.trim().slice(0, 300)}`);
+}
+
 function runThreads() {
   const r = spawnSync(process.execPath, [here('./thread.mjs')], {
     env: { ...process.env, UCX_TLS: 'tcp', UCX_WARN_UNUSED_ENV_VARS: 'n' }, encoding: 'utf8', timeout: 60000,
@@ -132,6 +148,7 @@ for (const tls of chosen) {
   await runTransport(tls);
   await runExitWithOpenResources(tls);
   runPool(tls);
+  runPoll(tls);
 }
 runShm();
 runThreads();
