@@ -6,7 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runDaemon } from '@proxystore/control';
+import { ucxStats } from './connector.js';
 import { UcxServer, type UcxServerOptions } from './server.js';
+
+const ENV_POLL_US = 'PROXYSTORE_UCX_POLL_US';
+const MAX_POLL_US = 1_000_000;
 
 const USAGE = `Usage: proxystore-ucx-daemon [options]
 
@@ -23,6 +27,9 @@ Runs a node-local ProxyStore UCX daemon until SIGTERM or SIGINT.
                               (default: env PROXYSTORE_UCX_LEND_IDLE_MS, else 10000)
   --error-mode <peer|none>    how its endpoints notice a dead producer (default from UCX_TLS: none for
                               shared memory or tcp alone, else peer)
+  --poll-us <us>              after each message keep polling this long before sleeping, 0 to 1000000
+                              (default: env PROXYSTORE_UCX_POLL_US, else 0): a core busy while traffic
+                              flows, and no wakeup to pay per message
   --id <id>                   server id (default random)
 
 UCX reads its transports from the environment (UCX_TLS, UCX_NET_DEVICES, ...).
@@ -52,6 +59,7 @@ function optionsFromArgs(argv: string[]): UcxServerOptions | null {
       'timeout-ms': { type: 'string' },
       'lend-idle-ms': { type: 'string' },
       'error-mode': { type: 'string' },
+      'poll-us': { type: 'string' },
       id: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -94,6 +102,12 @@ function optionsFromArgs(argv: string[]): UcxServerOptions | null {
     if (mode !== 'peer' && mode !== 'none') throw new UsageError(`--error-mode must be 'peer' or 'none'`);
     out.errorMode = mode;
   }
+  const pollUs = integer(values['poll-us'], '--poll-us');
+  if (pollUs !== undefined) {
+    if (pollUs > MAX_POLL_US) throw new UsageError(`--poll-us must be at most ${MAX_POLL_US}`);
+    // The addon reads it when this thread's UCX worker is made, in UcxServer.start below.
+    process.env[ENV_POLL_US] = String(pollUs);
+  }
   if (values.id !== undefined) out.id = values.id;
   return out;
 }
@@ -110,6 +124,7 @@ await runDaemon({
       address: server.address,
       workerAddress: Buffer.from(server.workerAddress).toString('base64'),
       errorMode: server.errorMode,
+      pollUs: ucxStats().pollUs,
     },
   }),
 });

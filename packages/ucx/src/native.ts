@@ -240,8 +240,18 @@ export interface PoolOptions {
 }
 
 export interface NativeStats {
-  /** Event-fd wakeups of the progress engine. */
+  /** Progress cycles started from the event loop after the worker slept (turns of the poll window not counted). */
   wakeups: number;
+  /**
+   * The poll window in microseconds, from PROXYSTORE_UCX_POLL_US when this thread's worker was made (0 to
+   * 1000000; anything else fails that first call with UCX_ERROR). For that long after its last activity
+   * (progress made, a message handled, an operation started) the worker polls on every turn of the event
+   * loop instead of arming its event fd: the loop spins, a core stays busy, and a peer sending to it need
+   * not wake it. 0 (the default): it sleeps as soon as it is idle.
+   */
+  pollUs: number;
+  /** Turns of the event loop spent polling inside the poll window. */
+  polls: number;
   progressCalls: number;
   /** Progress cycles from the event loop that ran past their 5 ms budget and let the loop go on (timers,
    * I/O) before progressing again: a worker never holds the loop for long. */

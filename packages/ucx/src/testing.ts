@@ -44,6 +44,8 @@ export interface UcxDaemonOptions {
   maxObjectSize?: number;
   timeoutMs?: number;
   errorMode?: 'peer' | 'none';
+  /** --poll-us: how long its UCX worker keeps polling after each message before it sleeps. */
+  pollUs?: number;
   /** Extra environment. */
   env?: Record<string, string>;
 }
@@ -57,6 +59,8 @@ export interface UcxDaemonReady {
   workerAddress: string;
   errorMode: string;
   pid: number;
+  /** Its UCX worker's poll window in microseconds (0: it sleeps as soon as it is idle). */
+  pollUs: number;
 }
 
 /** One `proxystore-ucx-daemon` child process. */
@@ -92,6 +96,7 @@ export class UcxDaemonProcess {
     flag('max-object-size', options.maxObjectSize);
     flag('timeout-ms', options.timeoutMs);
     flag('error-mode', options.errorMode);
+    flag('poll-us', options.pollUs);
     const child = spawn(process.execPath, [MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: childEnv(options.tls, options.env),

@@ -112,6 +112,45 @@ describe('the UCX transport in other environments', () => {
     const idle = await run(['--lend-idle-ms', '0']);
     expect(idle.code).toBe(2);
     expect(idle.out).toMatch(/--lend-idle-ms must be at least 1/);
+    expect(help.out).toMatch(/--poll-us/);
+    const poll = await run(['--poll-us', '2000000']);
+    expect(poll.code).toBe(2);
+    expect(poll.out).toMatch(/--poll-us must be at most 1000000/);
+    expect((await run(['--poll-us', 'soon'])).code).toBe(2);
+  });
+
+  it.skipIf(skip !== undefined)('a daemon with a poll window (--poll-us) says so and serves as one without', async () => {
+    const polling = await UcxDaemonProcess.start({ tls: 'tcp', pollUs: 20_000 });
+    const sleeping = await UcxDaemonProcess.start({ tls: 'tcp' });
+    try {
+      expect(polling.ready.pollUs).toBe(20_000);
+      expect(sleeping.ready.pollUs).toBe(0);
+      for (const d of [polling, sleeping]) {
+        const connector = new UcxConnector({ mode: 'daemon', daemon: d.address, timeoutMs: 15_000 });
+        try {
+          const frames = [patternBytes(3 * 1024 * 1024 + 7, 4)];
+          const key = await connector.put(frames);
+          expect(sha256((await connector.get(key)) ?? [])).toBe(sha256(frames));
+          expect(await connector.evict(key)).toBeUndefined();
+        } finally {
+          await connector.close();
+        }
+      }
+    } finally {
+      await polling.kill('SIGTERM');
+      await sleeping.kill('SIGTERM');
+    }
+  });
+
+  it.skipIf(skip !== undefined)('a daemon whose PROXYSTORE_UCX_POLL_US is not a number of microseconds refuses to start, naming it', async () => {
+    const started = await UcxDaemonProcess.start({ tls: 'tcp', env: { PROXYSTORE_UCX_POLL_US: '5ms' } }).then(
+      async (d) => {
+        await d.kill();
+        return null;
+      },
+      (err: Error) => err,
+    );
+    expect(started?.message).toMatch(/PROXYSTORE_UCX_POLL_US must be a number of microseconds from 0 to 1000000, not '5ms'/);
   });
 
   it('without the addon: the package imports, and UCX calls fail with UCX_NOT_AVAILABLE and what to install', async () => {
