@@ -256,6 +256,7 @@ function bandwidthSection(connector: string, rows: readonly RowJson[]): string[]
   const tls = unique(withRatio.map((r) => r.params?.['tls']).filter((t): t is string => typeof t === 'string'));
   const first = withRatio[0] as RowJson;
   const rounds = param(first, 'rounds');
+  const polls = unique(withRatio.map((r) => param(r, 'pollUs')).filter((p): p is number => p !== undefined && p > 0));
   const body = unique(withRatio.map((r) => r.bytes ?? -1))
     .sort((a, b) => a - b)
     .flatMap((bytes) =>
@@ -279,7 +280,7 @@ function bandwidthSection(connector: string, rows: readonly RowJson[]): string[]
       }),
     );
   return [
-    `**${connector}: bandwidth** (UCX_TLS=${tls.join(', ') || '?'}${rounds === undefined ? '' : `; ${rounds} interleaved rounds per figure, each the mean of a batch of calls`}). ` +
+    `**${connector}: bandwidth** (UCX_TLS=${tls.join(', ') || '?'}${polls.length === 0 ? '' : `; PROXYSTORE_UCX_POLL_US=${polls.join(', ')}: the store's processes poll that long after each message`}${rounds === undefined ? '' : `; ${rounds} interleaved rounds per figure, each the mean of a batch of calls`}). ` +
       'GB/s at the median round; `÷ X` = subject GB/s ÷ X GB/s (1× = as fast as X, above 1× faster).',
     '',
     ...table(['size', 'op', 'GB/s', ...labels.map((l) => `${l} GB/s`), ...labels.map((l) => `÷ ${l}`)], body),

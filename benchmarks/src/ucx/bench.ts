@@ -39,6 +39,7 @@ const COUNTERS = ['memMaps', 'poolMisses', 'wakeups'] as const;
 export function countedCandidate(session: Pick<UcxRawSession, 'run' | 'stats'>, impl: UcxImpl, label: string, name: string): Candidate {
   const timed = sessionCandidate(session, impl, label, name);
   let calls = 0;
+  let pollUs = 0;
   const sums = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<(typeof COUNTERS)[number], number>;
   return {
     ...timed,
@@ -48,10 +49,12 @@ export function countedCandidate(session: Pick<UcxRawSession, 'run' | 'stats'>, 
       const after = await session.stats();
       for (const c of COUNTERS) sums[c] += after[c] - before[c];
       calls += iterations + warmup;
+      pollUs = after.pollUs ?? 0;
       return ms;
     },
     counters() {
-      const out = Object.fromEntries(COUNTERS.map((c) => [`${c}PerCall`, calls > 0 ? sums[c] / calls : 0]));
+      // The client's poll window (PROXYSTORE_UCX_POLL_US, which the owner inherits too): 0 unless set.
+      const out: Record<string, number> = { ...Object.fromEntries(COUNTERS.map((c) => [`${c}PerCall`, calls > 0 ? sums[c] / calls : 0])), pollUs };
       calls = 0;
       for (const c of COUNTERS) sums[c] = 0;
       return out;

@@ -42,6 +42,13 @@ describe('report.md with UCX rows', () => {
     expect(md).toContain('| 4 MiB | get | 4.19 | 8.39 | 5.24 | 0.500× | 0.800× |');
   });
 
+  it('names the poll window in the heading when the store processes ran with one', () => {
+    const polled = rows.map((r) => ({ ...r, params: { ...r.params, pollUs: 2000 } }));
+    const withPoll = markdownReport({ ...fixture, rows: polled.map(rowJson) }, { plots: [], imageDir: '.' });
+    expect(withPoll).toContain('**ucx-sm: bandwidth** (UCX_TLS=sm,self; PROXYSTORE_UCX_POLL_US=2000: the store');
+    expect(md).not.toContain('PROXYSTORE_UCX_POLL_US');
+  });
+
   it('leaves other connectors without a bandwidth table', () => {
     const plain = markdownReport(fixture, { plots: [], imageDir: '.' });
     expect(plain).not.toContain(': bandwidth**');
