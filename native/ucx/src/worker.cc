@@ -205,7 +205,7 @@ void Worker::Cycle(bool from_js) {
     if (poll_ms_ > 0) {
       // The poll window: for poll_ms_ after the last activity the worker is not armed, and the event loop
       // comes back here on every turn (the idle handle) instead of sleeping in epoll. A peer that sends
-      // to an armed worker must wake it (a syscall, and on a VM an interrupt to another vCPU: 50-100 us
+      // to an armed worker must wake it (a syscall, and on a VM an interrupt to another vCPU: 45-100 us
       // per message measured here); to a polling one it just writes.
       if (dispatched || from_js || stats_.progress_calls != calls_before) last_active_ms_ = now;
       if (now - last_active_ms_ < poll_ms_) {
