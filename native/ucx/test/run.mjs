@@ -68,19 +68,27 @@ async function runTransport(tls) {
   if (victim.exitCode === null && victim.signalCode === null) victim.kill('SIGKILL');
 }
 
-function runPool(tls) {
-  // Single-process cases; --expose-gc for the case where a dropped buffer returns its block.
-  const env = { ...process.env, ...transports[tls], UCX_WARN_UNUSED_ENV_VARS: 'n' };
-  const r = spawnSync(process.execPath, ['--expose-gc', here('./pool.mjs')], { env, encoding: 'utf8', timeout: 120000 });
+/**
+ * Runs a script that prints one JSON line per case ({ name, ok, detail }) and records each under
+ * `label`, then whether the script's process exited cleanly (`what`).
+ */
+function runReporting(label, what, args, env) {
+  const r = spawnSync(process.execPath, args, { env, encoding: 'utf8', timeout: 120000 });
   let n = 0;
   for (const line of r.stdout.split('\n')) {
     if (!line.startsWith('{')) continue;
     const m = JSON.parse(line);
-    record(`[${tls}] ${m.name}`, m.ok, m.detail);
+    record(`${label} ${m.name}`, m.ok, m.detail);
     n++;
   }
-  record(`[${tls}] pool/loopback process exited cleanly`, r.status === 0 && n > 0,
+  record(`${label} ${what} process exited cleanly`, r.status === 0 && n > 0,
     `status ${r.status} signal ${r.signal} ${r.stderr.trim().slice(0, 300)}`);
+}
+
+function runPool(tls) {
+  // Single-process cases; --expose-gc for the case where a dropped buffer returns its block.
+  const env = { ...process.env, ...transports[tls], UCX_WARN_UNUSED_ENV_VARS: 'n' };
+  runReporting(`[${tls}]`, 'pool/loopback', ['--expose-gc', here('./pool.mjs')], env);
 }
 
 async function runExitWithOpenResources(tls) {
@@ -105,32 +113,13 @@ async function runExitWithOpenResources(tls) {
 
 function runShm() {
   // Same-host reads (peerRead) against an owner child: no UCX transport involved, so run once.
-  const env = { ...process.env, UCX_TLS: 'tcp', UCX_WARN_UNUSED_ENV_VARS: 'n' };
-  const r = spawnSync(process.execPath, [here('./shm.mjs')], { env, encoding: 'utf8', timeout: 120000 });
-  let n = 0;
-  for (const line of r.stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const m = JSON.parse(line);
-    record(`[shm] ${m.name}`, m.ok, m.detail);
-    n++;
-  }
-  record('[shm] same-host process exited cleanly', r.status === 0 && n > 0,
-    `status ${r.status} signal ${r.signal} ${r.stderr.trim().slice(0, 300)}`);
+  runReporting('[shm]', 'same-host', [here('./shm.mjs')], { ...process.env, UCX_TLS: 'tcp', UCX_WARN_UNUSED_ENV_VARS: 'n' });
 }
 
 function runPoll(tls) {
   // The poll window: this process with PROXYSTORE_UCX_POLL_US (50 ms), its echo peer without.
   const env = { ...process.env, ...transports[tls], UCX_WARN_UNUSED_ENV_VARS: 'n', PROXYSTORE_UCX_POLL_US: '50000' };
-  const r = spawnSync(process.execPath, [here('./poll.mjs')], { env, encoding: 'utf8', timeout: 120000 });
-  let n = 0;
-  for (const line of r.stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const m = JSON.parse(line);
-    record(`[${tls}] ${m.name}`, m.ok, m.detail);
-    n++;
-  }
-  record(`[${tls}] poll-window process exited cleanly`, r.status === 0 && n > 0,
-    `status ${r.status} signal ${r.signal} ${r.stderr.trim().slice(0, 300)}`);
+  runReporting(`[${tls}]`, 'poll-window', [here('./poll.mjs')], env);
 }
 
 function runThreads() {
