@@ -30,9 +30,9 @@ export class RpcChild {
   #stderr = '';
   #gone: Error | undefined;
 
-  constructor(script: string, label: string, env: NodeJS.ProcessEnv, readyTimeoutMs = 30_000) {
+  constructor(script: string, label: string, env: NodeJS.ProcessEnv, readyTimeoutMs = 30_000, execArgv: readonly string[] = []) {
     this.label = label;
-    this.child = fork(script, [], { env, execArgv: [], serialization: 'json', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    this.child = fork(script, [], { env, execArgv: [...execArgv], serialization: 'json', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL);

@@ -3,7 +3,7 @@
 // itself never loads UCX), wired to each other, and the byte checks that run before anything is timed.
 import type { NativeStats } from '@proxystore/ucx/native';
 import { childScript } from '../child.js';
-import { defaultErrorMode } from '@proxystore/ucx';
+import { DAEMON_NODE_FLAGS, defaultErrorMode } from '@proxystore/ucx';
 import { type RemoteBlock, type RunResult, type UcxImpl } from './protocol.js';
 import { RpcChild } from './rpc.js';
 
@@ -40,7 +40,9 @@ export class UcxRawSession {
   static async start(transport: UcxTransport, maxBytes: number): Promise<UcxRawSession> {
     const env = ucxEnv(transport);
     const errorMode = defaultErrorMode(transport.tls);
-    const owner = new RpcChild(childScript(import.meta.url, './owner'), `the UCX owner (UCX_TLS=${transport.tls})`, env);
+    // The owner stands in for the daemon of the connector's rows: node runs it as the daemon's launcher
+    // runs the daemon (its heap settings keep V8 from a full collection per large put).
+    const owner = new RpcChild(childScript(import.meta.url, './owner'), `the UCX owner (UCX_TLS=${transport.tls})`, env, undefined, DAEMON_NODE_FLAGS);
     const client = new RpcChild(childScript(import.meta.url, './client'), `the UCX client (UCX_TLS=${transport.tls})`, env);
     try {
       await Promise.all([owner.ready, client.ready]);

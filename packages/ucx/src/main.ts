@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runDaemon } from '@proxystore/control';
 import { ucxStats } from './connector.js';
+import { DAEMON_NODE_FLAGS, SEMI_SPACE_MIB, youngGenerationMiB } from './heap.js';
 import { UcxServer, type UcxServerOptions } from './server.js';
 
 const ENV_POLL_US = 'PROXYSTORE_UCX_POLL_US';
@@ -112,6 +113,16 @@ function optionsFromArgs(argv: string[]): UcxServerOptions | null {
   return out;
 }
 
+// Started as `node dist/main.js` rather than through bin/proxystore-ucx-daemon: V8's defaults can make it
+// run a full collection per put (heap.ts). It works; it says how to avoid that.
+const youngMiB = youngGenerationMiB();
+if (youngMiB < SEMI_SPACE_MIB) {
+  process.stderr.write(
+    `proxystore-ucx-daemon: V8's young generation is ${youngMiB} MiB; start it as proxystore-ucx-daemon ` +
+      `(or node ${DAEMON_NODE_FLAGS.join(' ')}) so that large puts do not each end in a full garbage collection\n`,
+  );
+}
+
 await runDaemon({
   name: 'proxystore-ucx-daemon',
   usage: USAGE,
@@ -125,6 +136,7 @@ await runDaemon({
       workerAddress: Buffer.from(server.workerAddress).toString('base64'),
       errorMode: server.errorMode,
       pollUs: ucxStats().pollUs,
+      youngGenerationMiB: youngMiB,
     },
   }),
 });

@@ -15,7 +15,8 @@ export { patternBytes } from './pattern.js';
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** The daemon's launcher (node with DAEMON_NODE_FLAGS, then dist/main.js), as a user runs it. */
+const LAUNCHER = fileURLToPath(new URL('../bin/proxystore-ucx-daemon', import.meta.url));
 const CHILD = fileURLToPath(new URL('./testing-child.js', import.meta.url));
 
 /** Why UCX tests cannot run here (the addon is absent, with what to install), or undefined when they can. */
@@ -61,6 +62,8 @@ export interface UcxDaemonReady {
   pid: number;
   /** Its UCX worker's poll window in microseconds (0: it sleeps as soon as it is idle). */
   pollUs: number;
+  /** V8's young generation (one semi-space) in MiB: 16 when started through the launcher (heap.ts). */
+  youngGenerationMiB: number;
 }
 
 /** One `proxystore-ucx-daemon` child process. */
@@ -97,9 +100,10 @@ export class UcxDaemonProcess {
     flag('timeout-ms', options.timeoutMs);
     flag('error-mode', options.errorMode);
     flag('poll-us', options.pollUs);
-    const child = spawn(process.execPath, [MAIN, ...args], {
+    // The launcher execs node (this very one): the child's pid is the daemon's.
+    const child = spawn(LAUNCHER, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: childEnv(options.tls, options.env),
+      env: { NODE: process.execPath, ...childEnv(options.tls, options.env) },
     });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {

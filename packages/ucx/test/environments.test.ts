@@ -2,11 +2,12 @@
 // the addon (PROXYSTORE_UCX_DISABLE=1), and the addon's own test driver.
 // UCX reads UCX_TLS at the first use of the addon, which no import triggers: set here, before any test.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ControlClient } from '@proxystore/control';
-import { UcxConnector, UcxServer, type UcxKey } from '@proxystore/ucx';
+import { DAEMON_NODE_FLAGS, UcxConnector, UcxServer, type UcxKey } from '@proxystore/ucx';
 import { UcxChild, UcxDaemonProcess, patternBytes, ucxSkipReason } from '@proxystore/ucx/testing';
 import { describe, expect, it } from 'vitest';
 import { sha256 } from './suite.js';
@@ -140,6 +141,44 @@ describe('the UCX transport in other environments', () => {
       await polling.kill('SIGTERM');
       await sleeping.kill('SIGTERM');
     }
+  });
+
+  it.skipIf(skip !== undefined)('the launcher runs the daemon as itself under node with the heap flags; plain node says what it lacks', async () => {
+    // The launcher's flags are the exported ones (the daemon's heap settings live in one place: heap.ts).
+    const launcher = readFileSync(fileURLToPath(new URL('../bin/proxystore-ucx-daemon', import.meta.url)), 'utf8');
+    expect(DAEMON_NODE_FLAGS.length).toBeGreaterThan(0);
+    for (const flag of DAEMON_NODE_FLAGS) expect(launcher).toContain(flag);
+
+    const d = await UcxDaemonProcess.start({ tls: 'tcp' });
+    try {
+      expect(d.ready.youngGenerationMiB).toBe(16);
+      // exec: the pid the daemon reports is the launched process, node running main.js with the flags.
+      const argv = readFileSync(`/proc/${d.pid}/cmdline`, 'utf8').split('\0');
+      expect(argv).toEqual(expect.arrayContaining([...DAEMON_NODE_FLAGS]));
+      expect(argv.some((a) => a.endsWith('/dist/main.js'))).toBe(true);
+    } finally {
+      await d.kill('SIGTERM');
+    }
+
+    const plain = spawn(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url)), '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, UCX_TLS: 'tcp', NODE_OPTIONS: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    plain.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const ready = await new Promise<{ youngGenerationMiB: number }>((resolve, reject) => {
+      plain.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        const line = stdout.split('\n').find((l) => l.startsWith('ready '));
+        if (line !== undefined) resolve(JSON.parse(line.slice('ready '.length)) as { youngGenerationMiB: number });
+      });
+      plain.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    plain.kill('SIGTERM');
+    await once(plain, 'exit');
+    expect(ready.youngGenerationMiB).toBeLessThan(16);
+    expect(stderr).toMatch(/young generation is \d+ MiB; start it as proxystore-ucx-daemon \(or node --min-semi-space-size=16\)/);
   });
 
   it.skipIf(skip !== undefined)('a daemon whose PROXYSTORE_UCX_POLL_US is not a number of microseconds refuses to start, naming it', async () => {
