@@ -6,7 +6,7 @@
 // incremental marking whenever the room left is below the young generation's size. Every few hundred KiB
 // of old-space allocation then ends in a full mark-compact. Measured here (tcp, 16 MiB puts into the
 // daemon): after a first client had come and gone, the daemon ran one mark-compact per put and a put took
-// 7.7-9.2 ms instead of 4.4-4.6 ms; 4 MiB puts were unaffected.
+// 7.7-9.2 ms instead of 4.4-4.9 ms; 4 MiB puts were unaffected.
 //
 // Starting the process with the young generation at its full size from the outset keeps that limit a whole
 // young generation (and more) ahead of the old one, which ends the loop: no mark-compact in 360 puts, for
