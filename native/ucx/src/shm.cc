@@ -1,6 +1,7 @@
 #include "shm.h"
 
 #include "addon_data.h"
+#include "copy.h"
 #include "memory.h"
 #include "status.h"
 #include "worker.h"
@@ -11,9 +12,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#if defined(__x86_64__)
-#include <emmintrin.h>
-#endif
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -109,66 +107,6 @@ bool U64Arg(Napi::Value v, uint64_t* out) {
   return true;
 }
 
-// Copies from this many bytes use non-temporal (streaming) stores, up to where glibc's memcpy streams
-// by itself. glibc switches to streaming stores above 3/4 of its per-thread share of the L3 that CPUID
-// reports; a VM may report a large one (480 MiB for 2 vCPUs here: glibc streams from about 180 MiB), and
-// copies of 64-128 MiB then went through the caches at 7-8 GB/s against 10-12 GB/s streamed. Up to
-// 32 MiB (the caches still help) and above glibc's threshold (its loop is a little faster than ours),
-// glibc's memcpy was as fast or faster (native/ucx/README.md).
-constexpr size_t kStreamingCopyMin = 40u << 20;
-
-// Where glibc starts streaming, as it computes it (L3 size / CPUs sharing it, approximated by the online
-// CPUs, times 3/4); unbounded when the L3 is not known.
-size_t GlibcStreamsFrom() {
-  static const size_t from = [] {
-    long l3 = ::sysconf(_SC_LEVEL3_CACHE_SIZE);
-    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-    if (l3 <= 0 || cpus <= 0) return SIZE_MAX;
-    return static_cast<size_t>(l3) / static_cast<size_t>(cpus) * 3 / 4;
-  }();
-  return from;
-}
-
-// PROXYSTORE_UCX_STREAM_COPY=0 leaves every copy to memcpy (for measuring).
-bool StreamingCopies() {
-  static const bool on = [] {
-    const char* v = std::getenv("PROXYSTORE_UCX_STREAM_COPY");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
-  return on;
-}
-
-// memcpy, with streaming stores for large copies on x86-64 (SSE2: every x86-64 CPU has it).
-void CopyBlock(uint8_t* dst, const uint8_t* src, size_t n) {
-#if defined(__x86_64__)
-  if (n >= kStreamingCopyMin && n < GlibcStreamsFrom() && StreamingCopies()) {
-    size_t head = (16 - (reinterpret_cast<uintptr_t>(dst) & 15)) & 15;
-    std::memcpy(dst, src, head);
-    dst += head;
-    src += head;
-    n -= head;
-    size_t blocks = n / 64;
-    for (size_t i = 0; i < blocks; ++i) {
-      __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-      __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16));
-      __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 32));
-      __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 48));
-      _mm_stream_si128(reinterpret_cast<__m128i*>(dst), a);
-      _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 16), b);
-      _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 32), c);
-      _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 48), d);
-      src += 64;
-      dst += 64;
-    }
-    // Streaming stores are weakly ordered: fence before anyone (the nonce check, a peer) looks.
-    _mm_sfence();
-    std::memcpy(dst, src, n - blocks * 64);
-    return;
-  }
-#endif
-  std::memcpy(dst, src, n);
-}
-
 }  // namespace
 
 const PeerMaps::Mapping& PeerMaps::Map(Napi::Env env, const Key& key, uint64_t needed, const char* what) {
@@ -250,7 +188,7 @@ void PeerMaps::Read(Napi::Env env, int pid, uint64_t start_time, int fd, uint64_
                     uint8_t* dst, size_t length) {
   if (offset > UINT64_MAX - length) Throw(env, kBadKey, "peerRead: offset + length overflows");
   const Mapping& m = Map(env, Key{pid, start_time, fd, inode, false}, offset + length, "peerRead");
-  if (length > 0) CopyBlock(dst, m.base + offset, length);
+  if (length > 0) CopyBytes(dst, m.base + offset, length);
   ++*reads_;
 }
 
@@ -271,7 +209,7 @@ void PeerMaps::Write(Napi::Env env, int pid, uint64_t start_time, int fd, uint64
     Throw(env, kPeerGone, "peerWrite: process " + std::to_string(pid) + " is gone");
   }
   for (const Piece& p : pieces) {
-    if (p.length > 0) CopyBlock(m.base + base + p.offset, p.src, p.length);
+    if (p.length > 0) CopyBytes(m.base + base + p.offset, p.src, p.length);
   }
   ++*writes_;
 }

@@ -2,6 +2,7 @@
 
 #include "addon_data.h"
 #include "buffers.h"
+#include "copy.h"
 #include "endpoint.h"
 #include "listener.h"
 #include "memory.h"
@@ -56,6 +57,11 @@ Worker::Worker(Napi::Env env) : env_(env) {
       throw err;
     }
     poll_ms_ = us / 1000.0;
+  }
+  if (std::string copy_error = CopyConfigError(); !copy_error.empty()) {
+    Napi::Error err = Napi::Error::New(env, copy_error);
+    err.Set("code", Napi::String::New(env, kError));
+    throw err;
   }
   try {
     context_ = Context::Acquire();
@@ -917,6 +923,11 @@ Napi::Value Worker::Stats(Napi::Env env) {
   num("poolInUseBytes", p.in_use_bytes);
   num("poolTrimmedBytes", p.trimmed_bytes);
   o.Set("poolAllocator", Napi::String::New(env, pool_->ucx_allocates() ? "ucx" : "mmap"));
+  const CopyStats c = GetCopyStats();
+  num("sharedCopies", c.shared);
+  num("sharedCopyBytes", c.shared_bytes);
+  num("copyHelpers", c.helpers);
+  o.Set("copySpinUs", Napi::Number::New(env, c.spin_us));
   return o;
 }
 

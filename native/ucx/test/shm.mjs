@@ -183,6 +183,109 @@ await test('owner SIGKILLed: a block mapped before still reads, but is not writt
   return `${JSON.stringify(exit)}; ${e.message}`;
 });
 
+// A child that copies its own memfd block with peerRead (48 MiB + 13 at odd offsets, streaming stores
+// included, 4 times, then 5 MiB once) and prints whether the bytes landed, and its copy counters.
+function copyChild(env) {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import { fillPattern, ucx } from ${JSON.stringify(here('./common.mjs'))};
+    const me = ucx.processIdentity();
+    const n = (48 << 20) + 13;
+    const src = ucx.acquire(n + 8);
+    fillPattern(new Uint8Array(src.buffer), 51);
+    const dst = ucx.acquire(n + 3, { shared: false });
+    const from = { pid: me.pid, startTime: me.startTime, fd: src.shm.fd, inode: src.shm.inode, offset: src.shm.offset + 7 };
+    const same = (at, len) => Buffer.compare(Buffer.from(dst.buffer, at, len), Buffer.from(src.buffer, 7, len)) === 0;
+    let ok = true;
+    for (let i = 0; i < 4; i++) {
+      new Uint8Array(dst.buffer).fill(0);
+      ucx.peerRead(from, dst, 3, n);
+      ok &&= same(3, n);
+    }
+    ucx.peerRead(from, dst, 0, 5 << 20);
+    ok &&= same(0, 5 << 20);
+    const s = ucx.stats();
+    console.log(JSON.stringify({ ok, sharedCopies: s.sharedCopies, sharedCopyBytes: s.sharedCopyBytes, copyHelpers: s.copyHelpers, copySpinUs: s.copySpinUs }));`],
+  { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60000 });
+  return { status: r.status, out: r.stdout.trim(), err: r.stderr.trim().slice(0, 400) };
+}
+
+await test('large copies are shared with a helper thread (PROXYSTORE_UCX_COPY_THREADS), and land whole either way', () => {
+  // The helper polls for a second after each copy here, so that it is surely awake for the later ones.
+  const shared = copyChild({ PROXYSTORE_UCX_COPY_SPIN_US: '1000000' });
+  assert(shared.status === 0, `status ${shared.status}: ${shared.err}`);
+  const s = JSON.parse(shared.out);
+  assert(s.ok, 'bytes differ after a shared copy');
+  assert(s.copyHelpers === 1 && s.copySpinUs === 1000000, JSON.stringify(s));
+  assert(s.sharedCopies >= 1 && s.sharedCopyBytes > 0 && s.sharedCopyBytes < 5 * ((48 << 20) + 13), JSON.stringify(s));
+  const alone = copyChild({ PROXYSTORE_UCX_COPY_THREADS: '0' });
+  assert(alone.status === 0, `status ${alone.status}: ${alone.err}`);
+  const a1 = JSON.parse(alone.out);
+  assert(a1.ok && a1.copyHelpers === 0 && a1.sharedCopies === 0 && a1.sharedCopyBytes === 0, JSON.stringify(a1));
+  return `helper copied ${(s.sharedCopyBytes / 2 ** 20).toFixed(0)} MiB of ${(5 * 48) + 5} in ${s.sharedCopies} copies; none with PROXYSTORE_UCX_COPY_THREADS=0`;
+});
+
+await test('three JS threads copying at once share the one helper, and every copy lands whole', () => {
+  // Each thread (the main one and two workers) reads its own 6 MiB memfd block into a private one 30
+  // times, clearing the destination first: a chunk copied by nobody, or twice from the wrong job, shows.
+  const body = `
+    const me = ucx.processIdentity();
+    const n = (6 << 20) + 5;
+    const src = ucx.acquire(n);
+    fillPattern(new Uint8Array(src.buffer, 0, n & ~3), seed);
+    const dst = ucx.acquire(n, { shared: false });
+    const from = { pid: me.pid, startTime: me.startTime, fd: src.shm.fd, inode: src.shm.inode, offset: src.shm.offset };
+    let bad = 0;
+    for (let i = 0; i < 30; i++) {
+      new Uint8Array(dst.buffer).fill(0);
+      ucx.peerRead(from, dst, 0, n);
+      if (Buffer.compare(Buffer.from(dst.buffer, 0, n), Buffer.from(src.buffer, 0, n)) !== 0) bad++;
+    }`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import { Worker } from 'node:worker_threads';
+    const common = ${JSON.stringify(here('./common.mjs'))};
+    const worker = (seed) => new Promise((resolve, reject) => {
+      const w = new Worker(\`
+        import { parentPort } from 'node:worker_threads';
+        import { fillPattern, ucx } from \${JSON.stringify(common)};
+        const seed = \${seed};
+        ${body.replaceAll('`', '\\`').replaceAll('${', '\\${')}
+        parentPort.postMessage(bad);\`, { eval: true, type: 'module' });
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    const { fillPattern, ucx } = await import(common);
+    const others = [worker(61), worker(62)];
+    const seed = 63;
+    ${body}
+    const all = [bad, ...(await Promise.all(others))];
+    console.log(JSON.stringify({ bad: all, sharedCopies: ucx.stats().sharedCopies }));`],
+  { env: { ...process.env, PROXYSTORE_UCX_COPY_SPIN_US: '1000' }, encoding: 'utf8', timeout: 120000 });
+  assert(r.status === 0, `status ${r.status}: ${r.stderr.slice(0, 600)}`);
+  const s = JSON.parse(r.stdout.trim());
+  assert(s.bad.length === 3 && s.bad.every((b) => b === 0), `copies that differ per thread: ${s.bad}`);
+  return `90 copies of 6 MiB from 3 threads, all whole; the helper joined ${s.sharedCopies}`;
+});
+
+await test('bad PROXYSTORE_UCX_COPY_THREADS or PROXYSTORE_UCX_COPY_SPIN_US values fail the first UCX call, naming the variable', () => {
+  const cases = [
+    [{ PROXYSTORE_UCX_COPY_THREADS: '2' }, /PROXYSTORE_UCX_COPY_THREADS must be 0 or 1, not '2'/],
+    [{ PROXYSTORE_UCX_COPY_THREADS: 'yes' }, /PROXYSTORE_UCX_COPY_THREADS must be 0 or 1, not 'yes'/],
+    [{ PROXYSTORE_UCX_COPY_SPIN_US: '-1' }, /PROXYSTORE_UCX_COPY_SPIN_US must be a number of microseconds from 0 to 1000000, not '-1'/],
+    [{ PROXYSTORE_UCX_COPY_SPIN_US: '2ms' }, /PROXYSTORE_UCX_COPY_SPIN_US must be a number of microseconds from 0 to 1000000, not '2ms'/],
+  ];
+  for (const [env, message] of cases) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      import { ucx } from ${JSON.stringify(here('./common.mjs'))};
+      try { ucx.acquire(1 << 20); console.log('started'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`],
+    { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30000 });
+    const out = r.stdout.trim();
+    assert(r.status === 0 && out !== 'started', `${JSON.stringify(env)}: ${out} ${r.stderr.slice(0, 300)}`);
+    const e = JSON.parse(out);
+    assert(e.code === 'UCX_ERROR' && message.test(e.message), `${JSON.stringify(env)}: ${out}`);
+  }
+  return `${cases.length} bad values refused`;
+});
+
 await test('PROXYSTORE_UCX_SHM=0: pool blocks are anonymous memory (region.shm null)', () => {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
     import { ucx } from ${JSON.stringify(here('./common.mjs'))};

@@ -289,6 +289,19 @@ export interface NativeStats {
   peerMapped: number;
   /** Which allocator new pool blocks come from ('auto' resolved). */
   poolAllocator: 'mmap' | 'ucx';
+  /**
+   * Same-host copies of 2 MiB or more (`peerRead`, `peerWrite`) are cut into 256 KiB chunks that the
+   * calling thread and one helper thread of the process both take until none is left: two cores copy,
+   * and the caller never waits for the helper to wake. `copyHelpers`: 1, or 0 with
+   * PROXYSTORE_UCX_COPY_THREADS=0 or on a single CPU (anything but 0 or 1 fails a thread's first UCX call
+   * with UCX_ERROR). Process-wide, like the two counters.
+   */
+  copyHelpers: number;
+  /** PROXYSTORE_UCX_COPY_SPIN_US (0 to 1000000, default 0): how long the helper polls after a copy before it sleeps. */
+  copySpinUs: number;
+  /** Copies the helper took part in, and the bytes it copied (process-wide, cumulative). */
+  sharedCopies: number;
+  sharedCopyBytes: number;
 }
 
 /** Names this process for same-host reads. */
