@@ -55,11 +55,13 @@ bool StreamingCopies() {
   return on;
 }
 
-bool Streams(size_t total) {
+// `shared`: the copy goes in chunks, and glibc decides on each chunk's size, never streaming them.
+bool Streams(size_t total, bool shared) {
 #if defined(__x86_64__)
-  return total >= kStreamingCopyMin && total < GlibcStreamsFrom() && StreamingCopies();
+  return total >= kStreamingCopyMin && (shared || total < GlibcStreamsFrom()) && StreamingCopies();
 #else
   (void)total;
+  (void)shared;
   return false;
 #endif
 }
@@ -260,12 +262,12 @@ Helper* TheHelper() {
 std::string CopyConfigError() { return GetConfig().error; }
 
 void CopyBytes(uint8_t* dst, const uint8_t* src, size_t n) {
-  bool stream = Streams(n);
   Helper* helper = n >= kSharedCopyMin ? TheHelper() : nullptr;
   if (helper == nullptr) {
-    CopyRange(dst, src, n, stream);
+    CopyRange(dst, src, n, Streams(n, false));
     return;
   }
+  bool stream = Streams(n, true);
   Job job;
   job.dst = dst;
   job.src = src;
