@@ -30,7 +30,8 @@ const SUBJECTS: Record<UcxOp, { case: string; impl: UcxImpl; name: string }[]> =
 };
 
 /** The addon counters a subject's rows carry, per timed call. */
-const COUNTERS = ['memMaps', 'poolMisses', 'wakeups'] as const;
+/** sharedCopies: same-host copies the addon's copy helper joined (native/ucx/src/copy.cc). */
+const COUNTERS = ['memMaps', 'poolMisses', 'wakeups', 'sharedCopies'] as const;
 
 /**
  * A subject timed in the client, with the addon's counters read before and after each batch (off the
