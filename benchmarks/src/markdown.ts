@@ -257,6 +257,12 @@ function bandwidthSection(connector: string, rows: readonly RowJson[]): string[]
   const first = withRatio[0] as RowJson;
   const rounds = param(first, 'rounds');
   const polls = unique(withRatio.map((r) => param(r, 'pollUs')).filter((p): p is number => p !== undefined && p > 0));
+  // The owner's own window (PROXYSTORE_BENCH_DAEMON_POLL_US), where it differs from the client's.
+  const daemonPolls = unique(
+    withRatio
+      .filter((r) => param(r, 'daemonPollUs') !== undefined && param(r, 'daemonPollUs') !== (param(r, 'pollUs') ?? 0))
+      .map((r) => param(r, 'daemonPollUs') as number),
+  );
   const body = unique(withRatio.map((r) => r.bytes ?? -1))
     .sort((a, b) => a - b)
     .flatMap((bytes) =>
@@ -280,7 +286,7 @@ function bandwidthSection(connector: string, rows: readonly RowJson[]): string[]
       }),
     );
   return [
-    `**${connector}: bandwidth** (UCX_TLS=${tls.join(', ') || '?'}${polls.length === 0 ? '' : `; PROXYSTORE_UCX_POLL_US=${polls.join(', ')}: the store's processes poll that long after each message`}${rounds === undefined ? '' : `; ${rounds} interleaved rounds per figure, each the mean of a batch of calls`}). ` +
+    `**${connector}: bandwidth** (UCX_TLS=${tls.join(', ') || '?'}${polls.length === 0 ? '' : `; PROXYSTORE_UCX_POLL_US=${polls.join(', ')}: the store's processes poll that long after each message`}${daemonPolls.length === 0 ? '' : `; PROXYSTORE_BENCH_DAEMON_POLL_US=${daemonPolls.join(', ')}: the owner (the daemon) polls that long after each message${polls.length === 0 ? ', the client not at all' : ''}`}${rounds === undefined ? '' : `; ${rounds} interleaved rounds per figure, each the mean of a batch of calls`}). ` +
       'GB/s at the median round; `÷ X` = subject GB/s ÷ X GB/s (1× = as fast as X, above 1× faster).',
     '',
     ...table(['size', 'op', 'GB/s', ...labels.map((l) => `${l} GB/s`), ...labels.map((l) => `÷ ${l}`)], body),

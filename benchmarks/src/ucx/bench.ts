@@ -7,7 +7,7 @@ import type { BenchConnector } from '../connectors.js';
 import { benchToken } from '../connectors.js';
 import { UCX_OPS, type UcxOp, type Candidate, type Subject, measureUcxOps, sessionCandidate, ucxPlan } from './ops.js';
 import type { UcxImpl } from './protocol.js';
-import { UcxRawSession, type UcxTransport } from './session.js';
+import { UcxRawSession, type UcxTransport, ownerPollUs } from './session.js';
 
 /**
  * The subjects of each op. A get takes a pool block that returns when its value's buffer is collected
@@ -54,8 +54,13 @@ export function countedCandidate(session: Pick<UcxRawSession, 'run' | 'stats'>, 
       return ms;
     },
     counters() {
-      // The client's poll window (PROXYSTORE_UCX_POLL_US, which the owner inherits too): 0 unless set.
-      const out: Record<string, number> = { ...Object.fromEntries(COUNTERS.map((c) => [`${c}PerCall`, calls > 0 ? sums[c] / calls : 0])), pollUs };
+      // The client's poll window (PROXYSTORE_UCX_POLL_US), and the owner's: the same unless
+      // PROXYSTORE_BENCH_DAEMON_POLL_US gives the owner one of its own (session.ts).
+      const out: Record<string, number> = {
+        ...Object.fromEntries(COUNTERS.map((c) => [`${c}PerCall`, calls > 0 ? sums[c] / calls : 0])),
+        pollUs,
+        daemonPollUs: ownerPollUs(),
+      };
       calls = 0;
       for (const c of COUNTERS) sums[c] = 0;
       return out;

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { benchToken } from '../connectors.js';
 import { probeUcx, ucxUnavailable } from './bench.js';
-import { UCX_TRANSPORTS, UcxRawSession } from './session.js';
+import { ENV_DAEMON_POLL, UCX_TRANSPORTS, UcxRawSession, ownerEnv, ownerPollUs } from './session.js';
 
 const unavailable = await ucxUnavailable();
 
@@ -37,4 +37,23 @@ describe('without the addon', () => {
     const reason = await probeUcx({ ...process.env, PROXYSTORE_UCX_DISABLE: '1' });
     expect(reason).toMatch(/apt-get install libucx-dev/);
   }, 30_000);
+});
+
+describe('the owner\'s poll window', () => {
+  it('PROXYSTORE_BENCH_DAEMON_POLL_US sets the owner\'s alone; unset, it inherits PROXYSTORE_UCX_POLL_US', () => {
+    expect(ownerPollUs({})).toBe(0);
+    expect(ownerPollUs({ PROXYSTORE_UCX_POLL_US: '2000' })).toBe(2000);
+    expect(ownerPollUs({ PROXYSTORE_UCX_POLL_US: '2000', [ENV_DAEMON_POLL]: '1000' })).toBe(1000);
+    expect(ownerPollUs({ PROXYSTORE_UCX_POLL_US: '2000', [ENV_DAEMON_POLL]: '0' })).toBe(0);
+    const env = ownerEnv(UCX_TRANSPORTS.sm, { PATH: '/bin', [ENV_DAEMON_POLL]: '1000' });
+    expect(env.PROXYSTORE_UCX_POLL_US).toBe('1000');
+    expect(env.UCX_TLS).toBe('sm,self');
+    expect(ownerEnv(UCX_TRANSPORTS.tcp, { PATH: '/bin' }).PROXYSTORE_UCX_POLL_US).toBe(process.env.PROXYSTORE_UCX_POLL_US);
+  });
+
+  it('refuses a value that is not a whole number of microseconds up to a second, naming the variable', () => {
+    for (const bad of ['1ms', '-5', '1.5', '2000000']) {
+      expect(() => ownerPollUs({ [ENV_DAEMON_POLL]: bad })).toThrow(`${ENV_DAEMON_POLL} must be a whole number of microseconds from 0 to 1000000, not '${bad}'`);
+    }
+  });
 });

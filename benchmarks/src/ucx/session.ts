@@ -29,6 +29,32 @@ export function ucxEnv(transport: UcxTransport): NodeJS.ProcessEnv {
   return { ...process.env, UCX_TLS: transport.tls, UCX_WARN_UNUSED_ENV_VARS: 'n' };
 }
 
+/**
+ * PROXYSTORE_BENCH_DAEMON_POLL_US: the poll window (PROXYSTORE_UCX_POLL_US) of the owner process alone,
+ * which stands in for the daemon: how a node's daemon run with `--poll-us` and producers without one
+ * measure. Unset: the owner inherits PROXYSTORE_UCX_POLL_US like the client.
+ */
+export const ENV_DAEMON_POLL = 'PROXYSTORE_BENCH_DAEMON_POLL_US';
+
+/** The owner's poll window in µs: PROXYSTORE_BENCH_DAEMON_POLL_US, else PROXYSTORE_UCX_POLL_US, else 0. */
+export function ownerPollUs(env: NodeJS.ProcessEnv = process.env): number {
+  const own = env[ENV_DAEMON_POLL];
+  if (own === undefined || own === '') return Number(env.PROXYSTORE_UCX_POLL_US || 0);
+  const us = Number(own);
+  if (!/^\d+$/.test(own) || us > 1_000_000) {
+    throw new Error(`${ENV_DAEMON_POLL} must be a whole number of microseconds from 0 to 1000000, not '${own}'`);
+  }
+  return us;
+}
+
+/** The owner's environment: the transport's, with its own poll window when one is given. */
+export function ownerEnv(transport: UcxTransport, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const own = env[ENV_DAEMON_POLL];
+  const out = ucxEnv(transport);
+  if (own !== undefined && own !== '') out.PROXYSTORE_UCX_POLL_US = String(ownerPollUs(env));
+  return out;
+}
+
 export class UcxRawSession {
   private constructor(
     readonly transport: UcxTransport,
@@ -42,7 +68,7 @@ export class UcxRawSession {
     const errorMode = defaultErrorMode(transport.tls);
     // The owner stands in for the daemon of the connector's rows: node runs it as the daemon's launcher
     // runs the daemon (its heap settings keep V8 from a full collection per large put).
-    const owner = new RpcChild(childScript(import.meta.url, './owner'), `the UCX owner (UCX_TLS=${transport.tls})`, env, undefined, DAEMON_NODE_FLAGS);
+    const owner = new RpcChild(childScript(import.meta.url, './owner'), `the UCX owner (UCX_TLS=${transport.tls})`, ownerEnv(transport), undefined, DAEMON_NODE_FLAGS);
     const client = new RpcChild(childScript(import.meta.url, './client'), `the UCX client (UCX_TLS=${transport.tls})`, env);
     try {
       await Promise.all([owner.ready, client.ready]);

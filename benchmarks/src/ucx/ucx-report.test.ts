@@ -49,6 +49,16 @@ describe('report.md with UCX rows', () => {
     expect(md).not.toContain('PROXYSTORE_UCX_POLL_US');
   });
 
+  it('names the owner\'s own poll window (PROXYSTORE_BENCH_DAEMON_POLL_US) when it differs from the client\'s', () => {
+    const ownerOnly = rows.map((r) => ({ ...r, params: { ...r.params, pollUs: 0, daemonPollUs: 1000 } }));
+    const text = markdownReport({ ...fixture, rows: ownerOnly.map(rowJson) }, { plots: [], imageDir: '.' });
+    expect(text).toContain('(UCX_TLS=sm,self; PROXYSTORE_BENCH_DAEMON_POLL_US=1000: the owner (the daemon) polls that long after each message, the client not at all;');
+    expect(text).not.toContain('PROXYSTORE_UCX_POLL_US');
+    // The same window on both sides is the client's heading alone.
+    const both = rows.map((r) => ({ ...r, params: { ...r.params, pollUs: 2000, daemonPollUs: 2000 } }));
+    expect(markdownReport({ ...fixture, rows: both.map(rowJson) }, { plots: [], imageDir: '.' })).not.toContain('PROXYSTORE_BENCH_DAEMON_POLL_US');
+  });
+
   it('leaves other connectors without a bandwidth table', () => {
     const plain = markdownReport(fixture, { plots: [], imageDir: '.' });
     expect(plain).not.toContain(': bandwidth**');
