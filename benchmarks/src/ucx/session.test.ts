@@ -48,7 +48,9 @@ describe('the owner\'s poll window', () => {
     const env = ownerEnv(UCX_TRANSPORTS.sm, { PATH: '/bin', [ENV_DAEMON_POLL]: '1000' });
     expect(env.PROXYSTORE_UCX_POLL_US).toBe('1000');
     expect(env.UCX_TLS).toBe('sm,self');
-    expect(ownerEnv(UCX_TRANSPORTS.tcp, { PATH: '/bin' }).PROXYSTORE_UCX_POLL_US).toBe(process.env.PROXYSTORE_UCX_POLL_US);
+    expect(env.PATH).toBe('/bin');
+    expect(ownerEnv(UCX_TRANSPORTS.tcp, { PATH: '/bin', PROXYSTORE_UCX_POLL_US: '2000' }).PROXYSTORE_UCX_POLL_US).toBe('2000');
+    expect(ownerEnv(UCX_TRANSPORTS.tcp, { PATH: '/bin' }).PROXYSTORE_UCX_POLL_US).toBeUndefined();
   });
 
   it('refuses a value that is not a whole number of microseconds up to a second, naming the variable', () => {

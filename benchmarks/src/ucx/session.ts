@@ -25,8 +25,8 @@ export const UCX_TRANSPORTS = {
 } as const satisfies Record<string, UcxTransport>;
 
 /** The environment of a UCX process of this transport. */
-export function ucxEnv(transport: UcxTransport): NodeJS.ProcessEnv {
-  return { ...process.env, UCX_TLS: transport.tls, UCX_WARN_UNUSED_ENV_VARS: 'n' };
+export function ucxEnv(transport: UcxTransport, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...env, UCX_TLS: transport.tls, UCX_WARN_UNUSED_ENV_VARS: 'n' };
 }
 
 /**
@@ -50,7 +50,7 @@ export function ownerPollUs(env: NodeJS.ProcessEnv = process.env): number {
 /** The owner's environment: the transport's, with its own poll window when one is given. */
 export function ownerEnv(transport: UcxTransport, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const own = env[ENV_DAEMON_POLL];
-  const out = ucxEnv(transport);
+  const out = ucxEnv(transport, env);
   if (own !== undefined && own !== '') out.PROXYSTORE_UCX_POLL_US = String(ownerPollUs(env));
   return out;
 }
