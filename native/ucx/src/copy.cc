@@ -24,11 +24,15 @@ namespace {
 
 // Copies from this many bytes use non-temporal (streaming) stores, up to where glibc's memcpy streams
 // by itself. glibc switches to streaming stores above 3/4 of its per-thread share of the L3 that CPUID
-// reports; a VM may report a large one (480 MiB for 2 vCPUs here: glibc streams from about 180 MiB), and
-// copies of 64-128 MiB then went through the caches at 7-8 GB/s against 10-12 GB/s streamed. Up to
-// 32 MiB (the caches still help) and above glibc's threshold (its loop is a little faster than ours),
-// glibc's memcpy was as fast or faster (native/ucx/README.md). Decided on the whole copy, not per chunk.
-constexpr size_t kStreamingCopyMin = 40u << 20;
+// reports: about 1-1.5 MiB on a typical node (a 32 MiB L3 per 16 threads), but a VM may report a large
+// one (480 MiB for 2 vCPUs here: glibc streams from about 180 MiB). The destinations of these copies are
+// rarely in a cache: a get left to V8 reads into whichever pooled block is idle (V8 frees values only
+// every 64 MiB of buffers, so gets cycle through many), a put into a lent block the daemon keeps as the
+// object. Measured here, 4 MiB into 24 blocks in turn: memcpy 0.45 ms, streamed 0.31 ms; into one block
+// again and again (a released get): 0.29 against 0.30 ms; above 32 MiB, memcpy ran at 7-8 GB/s against
+// 10-12 streamed (native/ucx/README.md). Decided on the whole copy, not per chunk. From kSharedCopyMin
+// (2 MiB, a core's L2 here): smaller copies can stay in the caches.
+constexpr size_t kStreamingCopyMin = kSharedCopyMin;
 
 // What the helper and the caller take at a time: small enough that the caller never waits long for the
 // helper's last chunk (about 20 µs at 13 GB/s), large enough that taking one costs nothing.

@@ -23,8 +23,8 @@ namespace pxs {
 // Copies of at least this many bytes are shared with the helper.
 constexpr size_t kSharedCopyMin = 2u << 20;
 
-// memcpy of `n` bytes (regions must not overlap): large ones shared with the helper, very large ones
-// with streaming stores. Everything is in place and visible to other threads when it returns.
+// memcpy of `n` bytes (regions must not overlap): from kSharedCopyMin shared with the helper and with
+// streaming stores (copy.cc says why). Everything is in place and visible to other threads when it returns.
 void CopyBytes(uint8_t* dst, const uint8_t* src, size_t n);
 
 struct CopyStats {

@@ -183,8 +183,9 @@ await test('owner SIGKILLed: a block mapped before still reads, but is not writt
   return `${JSON.stringify(exit)}; ${e.message}`;
 });
 
-// A child that copies its own memfd block with peerRead (48 MiB + 13 at odd offsets, streaming stores
-// included, 4 times, then 5 MiB once) and prints whether the bytes landed, and its copy counters.
+// A child that copies its own memfd block with peerRead (48 MiB + 13 at odd offsets, 4 times, then 5 MiB
+// once, then either side of kSharedCopyMin, where streaming stores start, into unaligned destinations)
+// and prints whether the bytes landed (and nothing past them), and its copy counters.
 function copyChild(env) {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
     import { fillPattern, ucx } from ${JSON.stringify(here('./common.mjs'))};
@@ -203,6 +204,11 @@ function copyChild(env) {
     }
     ucx.peerRead(from, dst, 0, 5 << 20);
     ok &&= same(0, 5 << 20);
+    for (const [at, len] of [[1, (2 << 20) - 1], [5, (2 << 20) + 13], [9, (2 << 20) + 64]]) {
+      new Uint8Array(dst.buffer).fill(0);
+      ucx.peerRead(from, dst, at, len);
+      ok &&= same(at, len) && new Uint8Array(dst.buffer, 0, at).every((x) => x === 0) && new Uint8Array(dst.buffer, at + len, 64).every((x) => x === 0);
+    }
     const s = ucx.stats();
     console.log(JSON.stringify({ ok, sharedCopies: s.sharedCopies, sharedCopyBytes: s.sharedCopyBytes, copyHelpers: s.copyHelpers, copySpinUs: s.copySpinUs }));`],
   { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60000 });
