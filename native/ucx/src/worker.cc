@@ -448,6 +448,7 @@ Napi::Object Worker::AmArgs(Event& ev) {
   if (!ev.header.empty()) std::memcpy(header.Data(), ev.header.data(), ev.header.size());
   Napi::Object info = Napi::Object::New(env_);
   Napi::Value data;
+  if (ev.dropped != nullptr) info.Set("dropped", Napi::String::New(env_, ev.dropped));
   if (ev.lease != nullptr) {
     // The block becomes a pooled region JS owns (release() or its buffer's collection returns it).
     Napi::Object region = MemoryRegion::FromLease(env_, this, ev.lease, ev.length);
@@ -636,7 +637,7 @@ ucs_status_t Worker::OnAm(void* arg, const void* header, size_t header_length, v
       // UCX did not let us keep its buffer: one extra copy of a small message.
       r->data = static_cast<uint8_t*>(AlignedAlloc(length));
       if (r->data == nullptr) {
-        ++self->stats_.am_dropped;
+        self->PostDropped(r, "no-memory");
         delete r;
         return UCS_OK;
       }
@@ -712,37 +713,56 @@ uint64_t ReadU64Le(const uint8_t* p) {
 }
 }  // namespace
 
+void Worker::PostDropped(RndvRecv* r, const char* why) {
+  ++stats_.am_dropped;
+  auto it = am_slots_.find(r->id);
+  if (it == am_slots_.end() || it->second->fn.IsEmpty() || tearing_down_) return;
+  Event ev{};
+  ev.kind = Event::kAm;
+  ev.id = r->id;
+  ev.header = std::move(r->header);
+  ev.reply_ep = r->reply_ep;
+  ev.rndv = r->rndv;
+  ev.dropped = why;
+  Post(std::move(ev));
+}
+
 void Worker::StartPooledRecv(RndvRecv* r) {
   auto it = am_slots_.find(r->id);
   PoolLease* lease = nullptr;
   size_t offset = 0;
   r->block_length = r->length;
-  bool fits = true;
+  const char* refused = nullptr;
   if (it != am_slots_.end() && it->second->placed) {
     // Placed: the header names the block and where the data goes; anything inconsistent is dropped.
-    fits = r->header.size() >= 16;
-    if (fits) {
+    if (r->header.size() < 16) {
+      refused = "malformed";
+    } else {
       uint64_t block = ReadU64Le(r->header.data());
       uint64_t at = ReadU64Le(r->header.data() + 8);
-      fits = block <= it->second->max_block && at <= block && r->length <= block - at;
-      if (fits) {
+      if (at > block || r->length > block - at) {
+        refused = "malformed";
+      } else if (block > it->second->max_block) {
+        refused = "too-large";
+      } else {
         r->block_length = static_cast<size_t>(block);
         offset = static_cast<size_t>(at);
       }
     }
   }
-  if (fits && it != am_slots_.end() && !it->second->fn.IsEmpty() && !tearing_down_) {
+  if (refused == nullptr && it != am_slots_.end() && !it->second->fn.IsEmpty() && !tearing_down_) {
     try {
       lease = pool_->Acquire(env_, r->block_length, it->second->shared);
     } catch (...) {
       lease = nullptr;  // out of memory or ucp_mem_map failed: drop the message, below
+      refused = "no-memory";
     }
   }
   if (lease == nullptr) {
     // Nobody takes it, or no block: drop it. Releasing a rendezvous descriptor lets the sender complete.
     if (r->desc != nullptr) ucp_am_data_release(handle_, r->desc);
     std::free(r->data);
-    ++stats_.am_dropped;
+    PostDropped(r, refused != nullptr ? refused : "no-memory");
     delete r;
     return;
   }
@@ -779,7 +799,7 @@ void Worker::StartPooledRecv(RndvRecv* r) {
     OnRndvComplete(nullptr, UCS_OK, r->length, r);
   } else if (UCS_PTR_IS_ERR(ptr)) {
     DropLease(lease);
-    ++stats_.am_dropped;
+    PostDropped(r, "receive-failed");
     delete r;
   } else {
     rndv_pending_.insert(r);
@@ -804,8 +824,13 @@ void Worker::OnRndvComplete(void* request, ucs_status_t status, size_t length, v
     self->Post(std::move(ev));
   } else {
     std::free(r->data);
-    if (r->lease != nullptr) self->DropLease(r->lease);
-    ++self->stats_.am_dropped;
+    if (r->lease != nullptr) {
+      self->DropLease(r->lease);
+      r->lease = nullptr;
+      self->PostDropped(r, "receive-failed");
+    } else {
+      ++self->stats_.am_dropped;
+    }
   }
   delete r;
 }

@@ -188,6 +188,9 @@ class Worker {
     ucp_ep_h reply_ep = nullptr;
     bool rndv = false;
     PoolLease* lease = nullptr;  // pooled slot: the data is this block's first `length` bytes
+    // Pooled slot: why the message's data was dropped (no lease, no data), so that the handler can still
+    // answer its sender: "malformed", "too-large", "no-memory" or "receive-failed". Null otherwise.
+    const char* dropped = nullptr;
     Endpoint* endpoint = nullptr;
     Listener* listener = nullptr;
     ucp_conn_request_h conn_request = nullptr;
@@ -211,6 +214,9 @@ class Worker {
   void StartRndvRecvs();
   void StartPooledRecv(RndvRecv* r);
   void DropLease(PoolLease* lease);
+  // A pooled message whose data could not be taken: counted in am_dropped, and still handed to its
+  // handler (header and reply endpoint, info.dropped = `why`) when the slot has one.
+  void PostDropped(RndvRecv* r, const char* why);
   void Dispatch();
   void DispatchOne(Event& ev);
   void Settle(Op* op, ucs_status_t status);

@@ -19,7 +19,7 @@ function nextAm(id) {
     replies.get(id).push(resolve);
   });
 }
-for (const id of [AM.echo, AM.regionReply, AM.checkReply, AM.pooledReply, AM.statsReply]) {
+for (const id of [AM.echo, AM.regionReply, AM.checkReply, AM.pooledReply, AM.statsReply, AM.placedReply]) {
   ucx.setAmHandler(id, (header, data, info) => replies.get(id)?.shift()?.({ header, data, info }));
 }
 
@@ -166,6 +166,40 @@ await test('pooled AM slot without a handler drops messages (the rendezvous send
   await ep.amSend(AM.pooledVoid, null, new Uint8Array(100), { timeoutMs: 30000 });
   const after = await serverStats();
   if (after.amDropped - before !== 2) throw new Error(`amDropped went from ${before} to ${after.amDropped}`);
+});
+
+await test('placed slot: a message it cannot take still reaches its handler, with info.dropped saying why', async () => {
+  const placed = async (seq, block, at, size) => {
+    const header = new Uint8Array(16 + 32);
+    const view = new DataView(header.buffer);
+    view.setBigUint64(0, BigInt(block), true);
+    view.setBigUint64(8, BigInt(at), true);
+    const tail = json({ seq });
+    header.fill(0x20, 16);
+    header.set(tail, 16);
+    const reply = nextAm(AM.placedReply);
+    await ep.amSend(AM.placed, header, new Uint8Array(size), { timeoutMs: 30000 });
+    const r = parse((await withTimeout(reply, 20000, `placed ${seq}`)).header);
+    if (r.seq !== seq) throw new Error(`reply to ${r.seq}, not ${seq}`);
+    return r;
+  };
+  const before = (await serverStats()).amDropped;
+  const cases = [
+    // [block, offset, data bytes, expected dropped, expected region length]
+    [64 << 10, 100, 1000, null, 64 << 10],
+    [1 << 20, 0, 1 << 20, null, 1 << 20],
+    [(1 << 20) + 1, 0, 100, 'too-large', null],
+    [4 << 20, 0, 2 << 20, 'too-large', null],
+    [1000, 900, 200, 'malformed', null],
+    [(1 << 20) - 10, 1 << 20, 0, 'malformed', null],
+  ];
+  for (const [i, [block, at, size, dropped, region]] of cases.entries()) {
+    const r = await placed(i, block, at, size);
+    if (r.dropped !== dropped || r.region !== region) throw new Error(`case ${i}: ${JSON.stringify(r)}`);
+  }
+  const after = (await serverStats()).amDropped;
+  if (after - before !== 4) throw new Error(`amDropped went from ${before} to ${after}, not by 4`);
+  return '2 taken, 2 too large (eager and rendezvous), 2 malformed, each answered';
 });
 
 // UCX 1.13 indexes its handler array by the message's id without a bounds check on the reply path (every

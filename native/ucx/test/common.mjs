@@ -8,6 +8,8 @@ export const AM = {
   // Pooled receives: data lands in a pool block the server keeps (and serves by RMA) until asked to
   // release it; a pooled slot without a handler; the server's counters.
   pooled: 7, pooledReply: 8, pooledRelease: 9, pooledVoid: 10, stats: 11, statsReply: 12,
+  // A 'placed' slot (blocks up to 1 MiB) that answers what it got, data or the reason it was dropped.
+  placed: 13, placedReply: 14,
 };
 
 /** Fills `bytes` (length a multiple of 4) with a pattern that depends on `seed` and the offset. */

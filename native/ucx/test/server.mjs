@@ -57,6 +57,15 @@ ucx.setAmHandler(AM.pooledRelease, (header, _data, info) => {
 // A pooled slot nobody handles: its messages are dropped before a block is taken.
 ucx.setAmHandler(AM.pooledVoid, null, { receive: 'pool' });
 
+// A placed slot: the header starts with the block's length and the data's offset (u64 LE each), then
+// the sender's JSON. Messages it cannot take still reach it, with info.dropped saying why.
+ucx.setAmHandler(AM.placed, (header, _data, info) => {
+  const { seq } = parse(new Uint8Array(header, 16));
+  const reply = { seq, dropped: info.dropped ?? null, region: info.region?.byteLength ?? null };
+  info.region?.release();
+  info.endpoint.amSend(AM.placedReply, json(reply), null);
+}, { receive: 'placed', maxBlock: 1 << 20 });
+
 ucx.setAmHandler(AM.stats, (_header, _data, info) => {
   info.endpoint.amSend(AM.statsReply, json(ucx.stats()), null);
 });
