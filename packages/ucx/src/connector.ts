@@ -32,7 +32,7 @@ import {
 import { UcxError, UcxErrorCode, toUcxError } from './errors.js';
 import { NONCE_SIZE, checkObject, clearNonce, frameViews, layoutOf, newNonce, objectPieces, writeObject, type Layout } from './layout.js';
 import { defaultErrorMode, fetchGets, pushErrorMode, ucx } from './native-loader.js';
-import type { AmInfo, Endpoint, ErrorMode, MemoryRegion, NativeAddon, ProcessIdentity } from './native.js';
+import type { AmDropReason, AmInfo, Endpoint, ErrorMode, MemoryRegion, NativeAddon, ProcessIdentity } from './native.js';
 import { type Peer, peerFor, peerStats, releasePeers, retainPeers, withPeer, withPeerSync } from './peers.js';
 import {
   AM_FETCH_REPLY,
@@ -377,7 +377,15 @@ function onRevoke(a: Uint8Array, ep: Endpoint): void {
 export const ENV_GET = 'PROXYSTORE_UCX_GET';
 
 interface PendingFetch {
-  resolve(reply: { kind: PullKind; a: Uint8Array; region: MemoryRegion | undefined }): void;
+  resolve(reply: FetchAnswer): void;
+}
+
+/** A fetch's answer: its kind and JSON, and the block the object landed in (or why it could not land). */
+interface FetchAnswer {
+  kind: PullKind;
+  a: Uint8Array;
+  region: MemoryRegion | undefined;
+  dropped?: AmDropReason | undefined;
 }
 
 const pendingFetches = new Map<number, PendingFetch>();
@@ -386,7 +394,7 @@ let fetchHandlerSet = false;
 let fetchesSent = 0;
 
 /** FETCH_REPLY: the block (a pooled region of private memory, now the value's) or an error, by sequence. */
-function onFetchReply(header: ArrayBuffer, _data: ArrayBuffer, info: { region?: MemoryRegion }): void {
+function onFetchReply(header: ArrayBuffer, _data: ArrayBuffer, info: { region?: MemoryRegion; dropped?: AmDropReason }): void {
   const msg = decodePull(header);
   const pending = msg === null ? undefined : pendingFetches.get(msg.seq);
   if (msg === null || pending === undefined || (msg.kind !== PullKind.OK && msg.kind !== PullKind.ERROR)) {
@@ -395,7 +403,7 @@ function onFetchReply(header: ArrayBuffer, _data: ArrayBuffer, info: { region?: 
     return;
   }
   pendingFetches.delete(msg.seq);
-  pending.resolve({ kind: msg.kind, a: msg.a.slice(), region: info.region });
+  pending.resolve({ kind: msg.kind, a: msg.a.slice(), region: info.region, dropped: info.dropped });
 }
 
 /** Sets this thread's FETCH_REPLY slot once: answers land in private pooled blocks (they become values). */
@@ -868,7 +876,7 @@ export class UcxConnector implements Connector<UcxKey> {
     let timer: NodeJS.Timeout | undefined;
     let stopWatching: (() => void) | undefined;
     let failReply: (err: unknown) => void = () => {};
-    const reply = new Promise<{ kind: PullKind; a: Uint8Array; region: MemoryRegion | undefined }>((resolve, reject) => {
+    const reply = new Promise<FetchAnswer>((resolve, reject) => {
       pendingFetches.set(seq, { resolve });
       failReply = reject;
       timer = setTimeout(() => reject(new UcxError(UcxErrorCode.TIMEOUT, `${what}: no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
@@ -885,14 +893,14 @@ export class UcxConnector implements Connector<UcxKey> {
         peer.failed(err);
         throw toUcxError(what, err);
       }
-      let answer: { kind: PullKind; a: Uint8Array; region: MemoryRegion | undefined };
+      let answer: FetchAnswer;
       try {
         answer = await abortable(reply, options?.signal);
       } catch (err) {
         peer.failed(err);
         throw err;
       }
-      return this.#fetched(answer.kind, answer.a, answer.region, d, what);
+      return this.#fetched(answer, d, what);
     } finally {
       clearTimeout(timer);
       stopWatching?.();
@@ -923,7 +931,7 @@ export class UcxConnector implements Connector<UcxKey> {
         if (info.region !== undefined) releaseRegion(info.region);
         throw new UcxError(UcxErrorCode.ERROR, `${what}: the owner's answer is garbled`);
       }
-      return this.#fetched(msg.kind, msg.a, info.region, d, what);
+      return this.#fetched({ kind: msg.kind, a: msg.a, region: info.region, dropped: info.dropped }, d, what);
     } catch (err) {
       peer.failed(err);
       throw toUcxError(what, err);
@@ -933,7 +941,7 @@ export class UcxConnector implements Connector<UcxKey> {
   }
 
   /** A fetch's answer as a get's result: the frames, null for an object not there, or a typed error. */
-  #fetched(kind: PullKind, a: Uint8Array, region: MemoryRegion | undefined, d: RemoteObjectInfo, what: string): Uint8Array[] | null {
+  #fetched({ kind, a, region, dropped }: FetchAnswer, d: RemoteObjectInfo, what: string): Uint8Array[] | null {
     if (kind === PullKind.ERROR) {
       if (region !== undefined) releaseRegion(region);
       const e = parseJson(a) as { code?: unknown; message?: unknown } | null;
@@ -941,8 +949,9 @@ export class UcxConnector implements Connector<UcxKey> {
       throw new UcxError(UcxErrorCode.ERROR, `${what}: the owner refused (${String(e?.code)}): ${String(e?.message)}`);
     }
     if (region === undefined) {
-      // An object of 0 bytes cannot be (every block has its header): a block that found no memory here.
-      throw new UcxError(UcxErrorCode.ERROR, `${what}: the owner's block found no memory here (stats().amDropped)`);
+      // An object of 0 bytes cannot be (every block has its header): the addon could not take the block.
+      const why = dropped === 'receive-failed' ? 'receiving it failed' : dropped === 'malformed' ? 'it was malformed' : 'it found no memory here';
+      throw new UcxError(UcxErrorCode.ERROR, `${what}: the owner's block was dropped: ${why} (stats().amDropped)`);
     }
     if (region.byteLength !== d.length) {
       releaseRegion(region);

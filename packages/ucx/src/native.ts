@@ -178,7 +178,18 @@ export interface AmInfo {
    * storage (packRkey) or `release()` it; unreleased, it returns to the pool when its buffer is collected.
    */
   region?: MemoryRegion;
+  /**
+   * Slots set with `{ receive: 'pool' | 'placed' }`: set when the message's data could not be taken, and
+   * then neither `region` nor any data comes, only the header and the endpoint, so that the handler can
+   * still answer the sender. 'malformed': a placed header that is short, or data that does not fit at its
+   * offset; 'too-large': a placed block over `maxBlock`; 'no-memory': no block (or memory) for the data;
+   * 'receive-failed': UCX failed to receive the data. Counted in `stats().amDropped`.
+   */
+  dropped?: AmDropReason;
 }
+
+/** Why a pooled message's data was dropped (AmInfo.dropped). */
+export type AmDropReason = 'malformed' | 'too-large' | 'no-memory' | 'receive-failed';
 
 export type AmHandler = (header: ArrayBuffer, data: ArrayBuffer, info: AmInfo) => void;
 
@@ -188,7 +199,8 @@ export interface AmHandlerOptions {
    * UCX's buffer; rendezvous data received into a fresh allocation). 'pool': a block of this thread's
    * registration pool, handed over as `info.region`: eager data is copied once out of UCX's buffer,
    * rendezvous data is received straight into the block. A message that finds no block (out of memory)
-   * or no handler any more is dropped (`stats().amDropped`); a rendezvous sender still completes.
+   * or no handler any more is dropped (`stats().amDropped`); a rendezvous sender still completes. The
+   * handler still gets a dropped message (`info.dropped`), without data, to answer its sender.
    */
   receive?: 'copy' | 'pool' | 'placed';
   /**
@@ -196,7 +208,7 @@ export interface AmHandlerOptions {
    * little-endian u64, the length of the block to take and the offset of the data in it. The handler
    * gets the whole block as `info.region` (data at that offset, the rest not written: the handler lays it
    * out). A block over `maxBlock` bytes (required with 'placed'), or data that does not fit at its offset,
-   * drops the message.
+   * drops the message's data (`info.dropped` 'too-large' or 'malformed').
    */
   maxBlock?: number;
   /**

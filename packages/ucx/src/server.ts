@@ -41,7 +41,7 @@ import {
   type Layout,
 } from './layout.js';
 import { defaultErrorMode, ucx } from './native-loader.js';
-import type { AmInfo, Endpoint, ErrorMode, MemoryRegion, NativeAddon } from './native.js';
+import type { AmDropReason, AmInfo, Endpoint, ErrorMode, MemoryRegion, NativeAddon } from './native.js';
 import {
   AM_PULL_REPLY,
   AM_PULL_REQUEST,
@@ -670,10 +670,14 @@ export class UcxServer {
       inline?: Uint8Array;
       /** Blocks the producer asks to be lent for its next puts (lent after the answer). */
       reserve?: ReserveAsk;
+      /** The block length the push asked for (its placement header). */
+      block?: number;
     },
-    region: MemoryRegion,
+    /** The block the data landed in, or why the addon could not take the data (AmInfo.dropped). */
+    landed: MemoryRegion | { dropped: AmDropReason },
     replyEp: Endpoint,
   ): Promise<void> {
+    const region = 'dropped' in landed ? undefined : landed;
     let held: MemoryRegion | undefined = region;
     try {
       this.#open();
@@ -688,6 +692,7 @@ export class UcxServer {
       // The bytes are here already (a push cannot be refused before it lands); the limits still decide
       // whether they stay.
       this.#admit(layout.payload, layout.length);
+      if (region === undefined) throw droppedPush(id, request.block ?? layout.length, (landed as { dropped: AmDropReason }).dropped);
       const block = regionBytes(region);
       const nonce = newNonce();
       if (request.inPlace === undefined) {
@@ -980,11 +985,12 @@ function onReserve(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): void 
  */
 function onPushRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): void {
   const region = info.region;
-  if (region === undefined) return;
+  // No block and no reason: nothing to answer (a pooled slot always gives one or the other).
+  if (region === undefined && info.dropped === undefined) return;
   const placed = splitPlacement(header);
   const msg = placed === null ? null : decodePull(placed.message);
   if (placed === null || msg === null || msg.kind !== PullKind.PUSH) {
-    releaseRegion(region);
+    if (region !== undefined) releaseRegion(region);
     return;
   }
   const a = parseJson(msg.a) as { server?: unknown; token?: unknown; id?: unknown; frames?: unknown; inPlace?: unknown } | null;
@@ -1002,7 +1008,7 @@ function onPushRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): v
     problem = `the push's nonce is ${msg.b.byteLength} bytes, not ${NONCE_SIZE}`;
   }
   if (problem !== undefined || target === undefined) {
-    releaseRegion(region);
+    if (region !== undefined) releaseRegion(region);
     const code = target === undefined ? 'UCX_DAEMON' : ControlErrorCode.INVALID_ARGUMENT;
     const reply = encodePull(PullKind.ERROR, msg.seq, jsonBytes({ code, message: problem }), new Uint8Array(0));
     info.endpoint.amSend(AM_PULL_REPLY, reply, new Uint8Array(0), { timeoutMs: DEFAULT_TIMEOUT_MS }).catch(() => {});
@@ -1020,10 +1026,29 @@ function onPushRequest(header: ArrayBuffer, _data: ArrayBuffer, info: AmInfo): v
       offset: placed.offset,
       ...(inPlace === undefined ? {} : { inPlace: inPlace as number, inline: msg.b.subarray(NONCE_SIZE) }),
       ...(reserve === undefined ? {} : { reserve }),
+      block: placed.blockLength,
     },
-    region,
+    region ?? { dropped: info.dropped ?? 'no-memory' },
     info.endpoint,
   );
+}
+
+/**
+ * The error a push gets whose data the addon could not take although the server's limits admit the
+ * object: the block did not fit any server of this process (a block larger than the object calls for),
+ * found no memory, did not match its placement, or was not received.
+ */
+function droppedPush(id: string, block: number, why: AmDropReason): ControlError {
+  switch (why) {
+    case 'no-memory':
+      return new ControlError(ControlErrorCode.STORAGE_FULL, `push of ${id}: no memory for a block of ${block} bytes`);
+    case 'too-large':
+      return new ControlError(ControlErrorCode.INVALID_ARGUMENT, `push of ${id}: a block of ${block} bytes is larger than its object needs`);
+    case 'malformed':
+      return new ControlError(ControlErrorCode.INVALID_ARGUMENT, `push of ${id}: its data does not fit where its header places it`);
+    case 'receive-failed':
+      return new ControlError(ControlErrorCode.INTERNAL, `push of ${id}: receiving its data failed`);
+  }
 }
 
 /** Room for a block's header, trailer and frame alignment beyond a server's maxObjectSize. */

@@ -647,6 +647,10 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         const tooLarge = await failure(() => producer.put([new Uint8Array(3 * MiB + 1)]));
         expect(tooLarge.code).toBe('UCX_DAEMON');
         expect((tooLarge.error as UcxError).reason).toBe('CONTROL_OBJECT_TOO_LARGE');
+        // Blocks over any limit of the daemon's are dropped by its addon before they land; the daemon is
+        // still told, and answers (not a timeout): far too large, and larger than all of maxBytes.
+        const farTooLarge = await failure(() => producer.put([new Uint8Array(6 * MiB)]));
+        expect((farTooLarge.error as UcxError).reason).toBe('CONTROL_OBJECT_TOO_LARGE');
         const first = await producer.put([patternBytes(3 * MiB, 1)]);
         const full = await failure(() => producer.put([new Uint8Array(3 * MiB)]));
         expect((full.error as UcxError).reason).toBe('CONTROL_STORAGE_FULL');
@@ -660,9 +664,20 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         await producer.close();
         await daemon.stop();
       }
+      // maxBytes under maxObjectSize: a put larger than all of it is refused as full, not left unanswered.
+      const small = await UcxDaemonProcess.start({ tls, maxBytes: 2 * MiB });
+      const other = new UcxConnector({ mode: 'daemon', daemon: small.address, timeoutMs });
+      try {
+        const over = await failure(() => other.put([new Uint8Array(4 * MiB)]));
+        expect((over.error as UcxError).reason).toBe('CONTROL_STORAGE_FULL');
+        await other.evict(await other.put([patternBytes(MiB, 2)]));
+      } finally {
+        await other.close();
+        await small.stop();
+      }
     });
 
-    it('hand-made pushes: a wrong token, a block that does not match, bad frames are refused; garbage is ignored', async () => {
+    it('hand-made pushes: a wrong token, a block that does not match or is oversized, bad frames are refused; garbage is ignored', async () => {
       const daemon = await UcxDaemonProcess.start({ tls, token: 'push-token' });
       const control = new ControlClient(daemon.address, { token: 'push-token' });
       try {
@@ -677,7 +692,7 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         });
         const [results] = (await once(worker, 'message')) as [Record<string, { ok: boolean; code?: string; id?: string } | null>];
         expect(results.garbage).toBeNull();
-        expect(results.oversize).toBeNull();
+        expect(results.oversize).toMatchObject({ ok: false, code: 'CONTROL_INVALID_ARGUMENT' });
         expect(results['in-place-mismatch']).toMatchObject({ ok: false, code: 'CONTROL_INVALID_ARGUMENT' });
         expect(results['wrong-token']).toMatchObject({ ok: false, code: 'CONTROL_UNAUTHENTICATED' });
         expect(results['wrong-nonce']).toMatchObject({ ok: false, code: 'CONTROL_INVALID_ARGUMENT' });
