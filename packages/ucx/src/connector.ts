@@ -618,6 +618,41 @@ export class UcxConnector implements Connector<UcxKey> {
    */
   async #putDaemon(frames: Frames, options?: IoOptions): Promise<UcxKey> {
     const daemon = await this.#daemonInfo(options);
+    try {
+      return await this.#putDaemonTo(daemon, frames, options);
+    } catch (err) {
+      // The daemon this connector knew is gone (a restart): one more try with the one at its address now.
+      const now = await this.#restartedDaemon(daemon, err, options);
+      if (now === undefined) throw err;
+      return this.#putDaemonTo(now, frames, options);
+    }
+  }
+
+  /**
+   * After a put to `daemon` failed because the daemon is gone, unreachable over UCX or silent: the
+   * daemon now answering at the connector's address, when it is another one (the old one restarted, with
+   * a new worker address). Only then is the put tried again: the old daemon, and anything it might have
+   * kept of the put, is gone. Undefined otherwise: the failure stands (a daemon that is merely slow may
+   * still keep a put that timed out).
+   */
+  async #restartedDaemon(daemon: DaemonInfo, err: unknown, options?: IoOptions): Promise<DaemonInfo | undefined> {
+    const code = (err as { code?: unknown }).code;
+    if (code !== UcxErrorCode.PEER_GONE && code !== UcxErrorCode.UNREACHABLE && code !== UcxErrorCode.TIMEOUT) return undefined;
+    if (options?.signal?.aborted) return undefined;
+    if (this.#daemon !== null) {
+      // Still the cached answer of before: ask the control plane again.
+      const cached = await this.#daemon.catch(() => undefined);
+      if (cached?.id === daemon.id) this.#daemon = null;
+    }
+    try {
+      const now = await this.#daemonInfo(options);
+      return now.id !== daemon.id ? now : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #putDaemonTo(daemon: DaemonInfo, frames: Frames, options?: IoOptions): Promise<UcxKey> {
     this.#open(options);
     // A daemon in this very thread (tests, benchmarks) stores without a round trip.
     const inThread = localServer(daemon.id);
@@ -789,8 +824,16 @@ export class UcxConnector implements Connector<UcxKey> {
       try {
         native.peerWrite(grant.target, objectPieces(layout, frames, nonce));
       } catch (err) {
-        // No permission to write the daemon's blocks (stop asking it), or the daemon is gone (the push
-        // will say so): its grants go back either way.
+        if ((err as { code?: unknown }).code === UcxErrorCode.PEER_GONE) {
+          // The daemon's process is gone, its blocks with it: nothing to give back, and a push to its
+          // worker address would wait for an answer until timeoutMs (over shared memory nothing tells
+          // UCX the peer died). The caller asks the control plane whether another daemon took its place.
+          abandonGrants([grant, ...takeAllGrants(daemon.id)]);
+          this.#daemon = null;
+          peer.failed(err);
+          throw toUcxError(`${what}: writing a block the daemon lent`, err);
+        }
+        // No permission to write the daemon's blocks: stop asking it, give its grants back, and push.
         if ((err as { code?: unknown }).code === UcxErrorCode.UNREACHABLE) noLending.add(daemon.id);
         void giveBack(ep, daemon.id, [grant, ...takeAllGrants(daemon.id)]);
         return undefined;

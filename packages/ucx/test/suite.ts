@@ -639,6 +639,47 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
       }, 60_000);
     }
 
+    it('a daemon restarted at the same address takes the next put (lent, pushed, and a large frame in place)', async () => {
+      let daemon = await UcxDaemonProcess.start({ tls });
+      const port = Number(daemon.address.split(':').pop());
+      const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
+      // Puts that are not lent push over UCX: over shared memory nothing tells UCX a daemon died, so such
+      // a put waits for timeoutMs before it finds the new daemon.
+      process.env.PROXYSTORE_UCX_RESERVE = '0';
+      const pusher = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs: 1_500 });
+      delete process.env.PROXYSTORE_UCX_RESERVE;
+      try {
+        // Twice each, so that the lending producer holds grants of the old daemon.
+        for (const c of [producer, pusher]) for (let i = 0; i < 2; i++) await c.evict(await c.put([patternBytes(MiB, i)]));
+        const before = await producer.put([patternBytes(64 * KiB, 9)]);
+        await daemon.kill();
+        daemon = await UcxDaemonProcess.start({ tls, port });
+        const control = new ControlClient(daemon.address);
+        try {
+          for (const [c, frames] of [
+            [producer, [patternBytes(MiB, 3)]],
+            [pusher, [patternBytes(MiB, 4)]],
+            [pusher, [patternBytes(16, 5), patternBytes(2 * MiB, 6)]],
+          ] as const) {
+            const key = await c.put([...frames]);
+            expect(key.server).toBe(daemon.id);
+            expect(sha256((await control.get({ id: key.id, owner: daemon.id })) ?? [])).toBe(sha256(frames));
+            await c.evict(key);
+          }
+          expect((await control.identity()).objects).toBe(0);
+        } finally {
+          control.close();
+        }
+        // A key of the old daemon names an object that is gone with it: a typed error, not a hang.
+        const old = await failure(() => producer.get(before));
+        expect(old.code).toMatch(/^UCX_(PEER_GONE|UNREACHABLE|TIMEOUT)$/);
+      } finally {
+        await producer.close();
+        await pusher.close();
+        await daemon.stop();
+      }
+    }, 60_000);
+
     it('a daemon refuses pushes over its limits with typed errors and keeps nothing of them', async () => {
       const daemon = await UcxDaemonProcess.start({ tls, maxObjectSize: 3 * MiB, maxBytes: 5 * MiB });
       const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
