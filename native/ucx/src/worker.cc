@@ -713,16 +713,21 @@ uint64_t ReadU64Le(const uint8_t* p) {
 }
 }  // namespace
 
-void Worker::PostDropped(RndvRecv* r, const char* why) {
-  ++stats_.am_dropped;
-  auto it = am_slots_.find(r->id);
-  if (it == am_slots_.end() || it->second->fn.IsEmpty() || tearing_down_) return;
+Worker::Event Worker::AmEventOf(RndvRecv* r) {
   Event ev{};
   ev.kind = Event::kAm;
   ev.id = r->id;
   ev.header = std::move(r->header);
   ev.reply_ep = r->reply_ep;
   ev.rndv = r->rndv;
+  return ev;
+}
+
+void Worker::PostDropped(RndvRecv* r, const char* why) {
+  ++stats_.am_dropped;
+  auto it = am_slots_.find(r->id);
+  if (it == am_slots_.end() || it->second->fn.IsEmpty() || tearing_down_) return;
+  Event ev = AmEventOf(r);
   ev.dropped = why;
   Post(std::move(ev));
 }
@@ -771,12 +776,8 @@ void Worker::StartPooledRecv(RndvRecv* r) {
     if (r->length > 0) std::memcpy(block, r->desc != nullptr ? r->desc : r->data, r->length);
     if (r->desc != nullptr) ucp_am_data_release(handle_, r->desc);
     std::free(r->data);
-    Event ev{};
-    ev.kind = Event::kAm;
-    ev.id = r->id;
-    ev.header = std::move(r->header);
+    Event ev = AmEventOf(r);
     ev.length = r->block_length;
-    ev.reply_ep = r->reply_ep;
     ev.lease = lease;
     Post(std::move(ev));
     delete r;
@@ -812,14 +813,9 @@ void Worker::OnRndvComplete(void* request, ucs_status_t status, size_t length, v
   self->rndv_pending_.erase(r);
   if (request != nullptr) ucp_request_free(request);
   if (status == UCS_OK) {
-    Event ev{};
-    ev.kind = Event::kAm;
-    ev.id = r->id;
-    ev.header = std::move(r->header);
+    Event ev = AmEventOf(r);
     ev.data = r->data;
     ev.length = r->lease != nullptr ? r->block_length : length;  // pooled: the whole block is the region
-    ev.reply_ep = r->reply_ep;
-    ev.rndv = true;
     ev.lease = r->lease;
     self->Post(std::move(ev));
   } else {

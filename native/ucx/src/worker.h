@@ -214,6 +214,9 @@ class Worker {
   void StartRndvRecvs();
   void StartPooledRecv(RndvRecv* r);
   void DropLease(PoolLease* lease);
+  // The AM event of a message received through `r`: its slot, header (moved out), reply endpoint and
+  // protocol; the caller adds the data.
+  static Event AmEventOf(RndvRecv* r);
   // A pooled message whose data could not be taken: counted in am_dropped, and still handed to its
   // handler (header and reply endpoint, info.dropped = `why`) when the slot has one.
   void PostDropped(RndvRecv* r, const char* why);
