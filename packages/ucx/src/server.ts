@@ -692,7 +692,7 @@ export class UcxServer {
       // The bytes are here already (a push cannot be refused before it lands); the limits still decide
       // whether they stay.
       this.#admit(layout.payload, layout.length);
-      if (region === undefined) throw droppedPush(id, request.block ?? layout.length, (landed as { dropped: AmDropReason }).dropped);
+      if (region === undefined) throw droppedPush(id, request.block ?? layout.length, 'dropped' in landed ? landed.dropped : 'no-memory');
       const block = regionBytes(region);
       const nonce = newNonce();
       if (request.inPlace === undefined) {
