@@ -2,19 +2,18 @@
 'use strict';
 const path = require('node:path');
 
-// UCX's memory hooks (UCM) patch malloc and mmap/munmap in the whole process, at run time, to keep
-// UCX's own registration cache coherent. In a Node process V8's threads allocate and map memory all
-// the time; the addon registers memory itself (its pool and cache) and needs none of that, so the
-// hooks stay off unless the user asked for them. Set before the library loads: UCX reads them then.
-for (const [name, value] of [['UCX_MEM_MALLOC_HOOKS', 'no'], ['UCX_MEM_MALLOC_RELOC', 'no'], ['UCX_MEM_EVENTS', 'no']]) {
-  if (process.env[name] === undefined) process.env[name] = value;
-}
-
-const candidates = ['build/Release/proxystore_ucx.node', 'build/Debug/proxystore_ucx.node'];
+// UCX's memory hooks (UCM) patch libc's brk, sbrk, mmap and munmap in the whole process when UCX loads,
+// to keep UCX's own registration cache coherent. Their sbrk(0) writes the break it read, so a thread
+// reading the break while another grows the heap can unmap live allocations. The addon registers its
+// memory itself and needs none of that: the preload module, which links no UCX, sets
+// UCX_MEM_MALLOC_HOOKS, UCX_MEM_MALLOC_RELOC and UCX_MEM_EVENTS to `no` (unless set) in the C environment
+// before the addon loads. Not from JS: in a worker thread process.env is a copy that never reaches it.
+const candidates = ['build/Release', 'build/Debug'];
 let lastError;
 for (const rel of candidates) {
   try {
-    module.exports = require(path.join(__dirname, rel));
+    require(path.join(__dirname, rel, 'proxystore_ucx_preload.node'));
+    module.exports = require(path.join(__dirname, rel, 'proxystore_ucx.node'));
     return;
   } catch (err) {
     if (err && err.code !== 'MODULE_NOT_FOUND') throw err;

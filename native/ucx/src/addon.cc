@@ -10,12 +10,45 @@
 #include <napi.h>
 #include <ucp/api/ucp.h>
 
+#include <dlfcn.h>
+
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
 
 namespace pxs {
 namespace {
+
+// Whether libc's `symbol` now starts with a jump out of libc: UCX's memory hooks (bistro mode) patch
+// brk, sbrk, mmap and munmap in place this way, with `jmp rel32` or `movabs imm64, %r11; jmp *%r11`.
+// Null where this cannot be told (not x86-64).
+Napi::Value LibcPatched(Napi::Env env, const char* symbol) {
+#if defined(__x86_64__)
+  auto* fn = static_cast<const uint8_t*>(dlsym(RTLD_DEFAULT, symbol));
+  if (fn == nullptr) return Napi::Boolean::New(env, false);
+  const uint8_t* target = nullptr;
+  if (fn[0] == 0xE9) {
+    int32_t rel = 0;
+    std::memcpy(&rel, fn + 1, sizeof rel);
+    target = fn + 5 + rel;
+  } else if (fn[0] == 0x49 && fn[1] == 0xBB && fn[10] == 0x41 && fn[11] == 0xFF && fn[12] == 0xE3) {
+    std::memcpy(&target, fn + 2, sizeof target);
+  } else {
+    return Napi::Boolean::New(env, false);
+  }
+  Dl_info from{};
+  Dl_info to{};
+  if (dladdr(fn, &from) == 0 || dladdr(target, &to) == 0 || from.dli_fname == nullptr || to.dli_fname == nullptr) {
+    return Napi::Boolean::New(env, true);  // a jump to no known object is a patch too
+  }
+  return Napi::Boolean::New(env, std::strcmp(from.dli_fname, to.dli_fname) != 0);
+#else
+  return env.Null();
+#endif
+}
 
 Napi::Value ContextInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -27,6 +60,8 @@ Napi::Value ContextInfo(const Napi::CallbackInfo& info) {
   for (const std::string& t : ctx.memory_types()) types.Set(i++, Napi::String::New(env, t));
   out.Set("memoryTypes", types);
   out.Set("cuda", Napi::Boolean::New(env, ctx.supports(UCS_MEMORY_TYPE_CUDA)));
+  // UCX's memory hooks, off unless the user turned them on (index.cjs, src/preload/preload.cc).
+  out.Set("memoryHooks", LibcPatched(env, "brk"));
   return out;
 }
 
@@ -154,6 +189,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 }  // namespace pxs
 
-static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return pxs::Init(env, exports); }
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  // Node unloads (dlclose) an addon when the worker thread that loaded it ends, before that thread's
+  // loop runs the close callbacks of the addon's libuv handles, which are code of this library: the
+  // thread then jumped into unmapped memory. Pinned once per process, so the library stays mapped.
+  static std::once_flag pinned;
+  std::call_once(pinned, [] {
+    Dl_info self{};
+    if (dladdr(reinterpret_cast<void*>(&InitModule), &self) != 0 && self.dli_fname != nullptr) {
+      dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    }
+  });
+  return pxs::Init(env, exports);
+}
 
 NODE_API_MODULE(proxystore_ucx, InitModule)

@@ -133,6 +133,29 @@ function runThreads() {
     `status ${r.status} ${r.stderr.trim().slice(0, 300)}`);
 }
 
+function runThreadFirst() {
+  // The addon loaded first in worker threads that end on their own: the process exits 0 (Node unloads a
+  // thread's addons before its loop closes their handles), and UCX's memory hooks stay out of libc
+  // unless the user asks for them (a JS env assignment never reaches a worker's C environment).
+  const run = (extra) => {
+    const env = { ...process.env, UCX_TLS: 'tcp', UCX_WARN_UNUSED_ENV_VARS: 'n' };
+    for (const name of ['UCX_MEM_EVENTS', 'UCX_MEM_MALLOC_HOOKS', 'UCX_MEM_MALLOC_RELOC']) delete env[name];
+    const r = spawnSync(process.execPath, [here('./thread-first.mjs')], { env: { ...env, ...extra }, encoding: 'utf8', timeout: 60000 });
+    let out;
+    try { out = JSON.parse(r.stdout.trim().split('\n').pop()); } catch { out = null; }
+    const clean = r.status === 0 && r.signal === null && out?.results?.length === 2 &&
+      out.results.every((w) => w.exit === 0 && w.sum === 3 << 20);
+    const detail = `status ${r.status} signal ${r.signal} ${r.stdout.trim().slice(0, 200)} ${r.stderr.trim().slice(0, 300)}`;
+    return { out, clean, detail };
+  };
+  const off = run({});
+  record('addon first loaded in worker threads that end on their own: clean exit, no UCX memory hooks in libc',
+    off.clean && off.out.results.every((w) => w.hooks === false) && off.out.env === 'no', off.detail);
+  const on = run({ UCX_MEM_EVENTS: 'yes' });
+  record('UCX_MEM_EVENTS=yes set by the user is kept: the hooks are in libc, and the exit is still clean',
+    on.clean && on.out.results.every((w) => w.hooks === true), on.detail);
+}
+
 for (const tls of chosen) {
   await runTransport(tls);
   await runExitWithOpenResources(tls);
@@ -141,5 +164,6 @@ for (const tls of chosen) {
 }
 runShm();
 runThreads();
+runThreadFirst();
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;

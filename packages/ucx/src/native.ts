@@ -42,6 +42,11 @@ export interface ContextInfo {
   memoryTypes: MemoryTypeName[];
   /** Whether 'cuda' is among them. */
   cuda: boolean;
+  /**
+   * Whether UCX's memory hooks are patched into libc's `brk` (x86-64; null elsewhere). False unless the
+   * user set `UCX_MEM_EVENTS=yes`: the addon's loader turns them off before UCX loads (docs/ucx.md).
+   */
+  memoryHooks: boolean | null;
 }
 
 export interface TimeoutOptions {
