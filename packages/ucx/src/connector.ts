@@ -111,6 +111,13 @@ const OPTION_FIELDS = ['mode', 'daemon', 'host', 'port', 'token', 'tokenFile', '
 const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
 const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * A push still running after this long has its daemon's control plane asked, as often, whether the daemon
+ * is still there: over shared memory UCX never sees a daemon die, and the push would wait for timeoutMs.
+ */
+const WATCH_MS = 1_000;
+/** Unreachable control-plane answers in a row that mean the daemon is gone (one may be a blip). */
+const WATCH_MISSES = 2;
 /** Control-plane clients kept (one per serving process met); the oldest beyond are closed. */
 const MAX_CLIENTS = 64;
 
@@ -687,6 +694,7 @@ export class UcxConnector implements Connector<UcxKey> {
     let timer: NodeJS.Timeout | undefined;
     let peer: Peer | undefined;
     let stopWatching: (() => void) | undefined;
+    const watch = this.#watchDaemon(daemon, what);
     try {
       if (!replyHandlerSet) {
         native.setAmHandler(AM_PULL_REPLY, onPullReply);
@@ -713,8 +721,11 @@ export class UcxConnector implements Connector<UcxKey> {
         this.#daemon = null;  // a restarted daemon has a new worker address
         failReply(toUcxError(`${what}: the connection to the daemon failed`, err));
       });
+      // A push ends with the daemon's acknowledgement; a daemon that died never gives it (over shared
+      // memory UCX does not notice): its control plane's silence ends the wait instead.
+      const guarded = <T>(step: Promise<T>): Promise<T> => Promise.race([step, watch.gone]);
       try {
-        const ep = await peer.endpoint(this.timeoutMs).catch((err: unknown) => {
+        const ep = await guarded(peer.endpoint(this.timeoutMs)).catch((err: unknown) => {
           throw toUcxError(`${what}: connecting`, err);
         });
         if (this.#pull && region !== undefined) {
@@ -731,7 +742,7 @@ export class UcxConnector implements Connector<UcxKey> {
             nonce,
           };
           const request = encodePull(PullKind.REQUEST, seq, jsonBytes({ server: daemon.id, ...auth }), encodeRemoteObject(staged));
-          await ep.amSend(AM_PULL_REQUEST, request, new Uint8Array(0), { timeoutMs: this.timeoutMs });
+          await guarded(ep.amSend(AM_PULL_REQUEST, request, new Uint8Array(0), { timeoutMs: this.timeoutMs }));
         } else if (region !== undefined) {
           const request = encodePull(
             PullKind.PUSH,
@@ -740,7 +751,7 @@ export class UcxConnector implements Connector<UcxKey> {
             nonce,
           );
           // Completes when the daemon has the bytes (a rendezvous send ends with the receiver's ack).
-          await ep.amSend(AM_PUSH_REQUEST, withPlacement(layout.length, 0, request), region, { timeoutMs: this.timeoutMs });
+          await guarded(ep.amSend(AM_PUSH_REQUEST, withPlacement(layout.length, 0, request), region, { timeoutMs: this.timeoutMs }));
         } else {
           // The large frame straight from the caller's memory to its offset in the daemon's block; the
           // others (the serialization header, small buffers) inline after the nonce.
@@ -759,7 +770,7 @@ export class UcxConnector implements Connector<UcxKey> {
             inline,
           );
           const header = withPlacement(layout.length, layout.offsets[inPlace] as number, request);
-          await ep.amSend(AM_PUSH_REQUEST, header, frames[inPlace] as Uint8Array, { timeoutMs: this.timeoutMs });
+          await guarded(ep.amSend(AM_PUSH_REQUEST, header, frames[inPlace] as Uint8Array, { timeoutMs: this.timeoutMs }));
         }
       } catch (err) {
         peer.failed(err);
@@ -768,7 +779,7 @@ export class UcxConnector implements Connector<UcxKey> {
         abandonGrants(takeAllGrants(daemon.id));
         throw toUcxError(what, err);
       }
-      const answer = await abortable(reply, options?.signal);
+      const answer = await abortable(guarded(reply), options?.signal);
       if (answer.kind === PullKind.ERROR) {
         const e = parseJson(answer.a) as { code?: unknown; message?: unknown } | null;
         const code = typeof e?.code === 'string' ? e.code : 'UCX_ERROR';
@@ -783,6 +794,7 @@ export class UcxConnector implements Connector<UcxKey> {
       throw err;
     } finally {
       clearTimeout(timer);
+      watch.stop();
       stopWatching?.();
       peer?.end();
       // The daemon has its copy (or gave up). Pull: a late read of this block now sees it released.
@@ -792,6 +804,56 @@ export class UcxConnector implements Connector<UcxKey> {
         releaseRegion(region);
       }
     }
+  }
+
+  /**
+   * Watches `daemon` while a push to it runs: from WATCH_MS on, its control plane is asked every WATCH_MS
+   * who answers there. `gone` rejects with UCX_PEER_GONE when another daemon answers (a restart) or when
+   * nothing does WATCH_MISSES times in a row; a slow answer is no verdict (the put's own timeoutMs bounds
+   * it). `stop` ends the watch, which never keeps the process alive.
+   */
+  #watchDaemon(daemon: DaemonInfo, what: string): { gone: Promise<never>; stop: () => void } {
+    const address = this.#options.daemon as string;
+    let fail: (err: UcxError) => void = () => {};
+    const gone = new Promise<never>((_resolve, reject) => {
+      fail = reject;
+    });
+    gone.catch(() => {});
+    let stopped = false;
+    let misses = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const next = (): void => {
+      if (stopped) return;
+      timer = setTimeout(check, WATCH_MS);
+      timer.unref();
+    };
+    const check = (): void => {
+      this.#client(address)
+        .identity({ timeoutMs: WATCH_MS })
+        .then(
+          (info) => {
+            misses = 0;
+            if (info.id !== daemon.id) {
+              fail(new UcxError(UcxErrorCode.PEER_GONE, `${what}: the daemon is gone (another one, ${info.id}, answers at ${address})`));
+            }
+          },
+          (err: unknown) => {
+            if ((err as { code?: unknown }).code !== ControlErrorCode.UNAVAILABLE) return;
+            if (++misses >= WATCH_MISSES) {
+              fail(new UcxError(UcxErrorCode.PEER_GONE, `${what}: the daemon is gone (its control plane at ${address} does not answer)`, { cause: err }));
+            }
+          },
+        )
+        .finally(next);
+    };
+    next();
+    return {
+      gone,
+      stop: () => {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    };
   }
 
   /**

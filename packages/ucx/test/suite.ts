@@ -643,10 +643,10 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
       let daemon = await UcxDaemonProcess.start({ tls });
       const port = Number(daemon.address.split(':').pop());
       const producer = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs });
-      // Puts that are not lent push over UCX: over shared memory nothing tells UCX a daemon died, so such
-      // a put waits for timeoutMs before it finds the new daemon.
+      // Puts that are not lent push over UCX. Over shared memory nothing tells UCX a daemon died: the
+      // daemon's control plane, now answered by another daemon, ends the push (not timeoutMs).
       process.env.PROXYSTORE_UCX_RESERVE = '0';
-      const pusher = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs: 1_500 });
+      const pusher = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs: 120_000 });
       delete process.env.PROXYSTORE_UCX_RESERVE;
       try {
         // Twice each, so that the lending producer holds grants of the old daemon.
@@ -679,6 +679,23 @@ export function describeTransport(tls: 'tcp' | 'sm,self'): void {
         await daemon.stop();
       }
     }, 60_000);
+
+    it('a push to a daemon that was killed fails as gone, not at its time limit', async () => {
+      const daemon = await UcxDaemonProcess.start({ tls });
+      process.env.PROXYSTORE_UCX_RESERVE = '0';
+      const pusher = new UcxConnector({ mode: 'daemon', daemon: daemon.address, timeoutMs: 120_000 });
+      delete process.env.PROXYSTORE_UCX_RESERVE;
+      try {
+        await pusher.evict(await pusher.put([patternBytes(MiB, 1)])); // connected, warm
+        await daemon.kill();
+        // Over shared memory UCX never sees the daemon die: its control plane's silence ends the push.
+        const gone = await failure(() => pusher.put([patternBytes(MiB, 2)]));
+        expect(gone.code).toMatch(/^UCX_(PEER_GONE|UNREACHABLE)$/);
+      } finally {
+        await pusher.close();
+        await daemon.stop();
+      }
+    }, 30_000);
 
     it('a daemon refuses pushes over its limits with typed errors and keeps nothing of them', async () => {
       const daemon = await UcxDaemonProcess.start({ tls, maxObjectSize: 3 * MiB, maxBytes: 5 * MiB });
