@@ -59,7 +59,9 @@ await serveRequests(async () => {
       /** A UcxServer in this process, as `proxystore-ucx-daemon` runs one: the connector's puts and gets go to it. */
       async serverStart(req) {
         const { token, errorMode } = req as unknown as { token: string; errorMode: SetupOptions['errorMode'] };
-        const { UcxServer } = await import('@proxystore/ucx');
+        const { DAEMON_SCHED_POLICY, UcxServer } = await import('@proxystore/ucx');
+        // Under the scheduling policy the daemon gives itself (its default).
+        ucx.setThreadSchedPolicy(DAEMON_SCHED_POLICY);
         server = await UcxServer.start({ tokens: [token], errorMode });
         return { address: server.address };
       },

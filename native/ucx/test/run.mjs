@@ -1,7 +1,7 @@
 // Test driver: for each transport, runs a server and a client process over UCX on loopback, relays the
 // server's address to the client, kills the server when the client asks, and prints the results.
-// Per transport also the poll window (poll.mjs); then the same-host read cases (shm.mjs) and worker
-// threads. Usage: node test/run.mjs [tcp|sm ...]
+// Per transport also the poll window (poll.mjs); then the same-host read cases (shm.mjs), scheduling
+// policies (sched.mjs) and worker threads. Usage: node test/run.mjs [tcp|sm ...]
 import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -122,6 +122,11 @@ function runPoll(tls) {
   runReporting(`[${tls}]`, 'poll-window', [here('./poll.mjs')], env);
 }
 
+function runSched() {
+  // The calling thread's scheduling policy: no transport involved, so run once.
+  runReporting('[sched]', 'scheduling-policy', [here('./sched.mjs')], { ...process.env, UCX_TLS: 'tcp', UCX_WARN_UNUSED_ENV_VARS: 'n' });
+}
+
 function runThreads() {
   const r = spawnSync(process.execPath, [here('./thread.mjs')], {
     env: { ...process.env, UCX_TLS: 'tcp', UCX_WARN_UNUSED_ENV_VARS: 'n' }, encoding: 'utf8', timeout: 60000,
@@ -163,6 +168,7 @@ for (const tls of chosen) {
   runPoll(tls);
 }
 runShm();
+runSched();
 runThreads();
 runThreadFirst();
 console.log(`${passed} passed, ${failed} failed`);

@@ -21,5 +21,5 @@ export type { MemoryTypeName, RemoteObjectInfo, SameHostSource, UcxKey } from '.
 export { defaultErrorMode, fetchGets, pushErrorMode } from './native-loader.js';
 export { ENV_SAME_HOST, defaultSameHost } from './samehost.js';
 export { ucxAvailability } from './native.js';
-export { DAEMON_NODE_FLAGS } from './heap.js';
-export type { Availability, ErrorMode } from './native.js';
+export { DAEMON_NODE_FLAGS, DAEMON_SCHED_POLICY } from './heap.js';
+export type { Availability, ErrorMode, ThreadSchedPolicy } from './native.js';

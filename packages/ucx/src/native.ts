@@ -341,6 +341,9 @@ export interface PeerSource {
   offset: number;
 }
 
+/** A thread's scheduling policy: SCHED_OTHER, SCHED_BATCH, SCHED_IDLE, SCHED_FIFO, SCHED_RR, or another. */
+export type ThreadSchedPolicy = 'normal' | 'batch' | 'idle' | 'fifo' | 'rr' | 'other';
+
 /** The addon module. */
 export interface NativeAddon {
   contextInfo(): ContextInfo;
@@ -382,6 +385,14 @@ export interface NativeAddon {
   configurePool(options: PoolOptions): void;
   /** This process's identity for same-host reads. */
   processIdentity(): ProcessIdentity;
+  /** The calling thread's scheduling policy (Linux keeps one per thread). */
+  threadSchedPolicy(): ThreadSchedPolicy;
+  /**
+   * Sets the calling thread's scheduling policy, 'normal' (SCHED_OTHER) or 'batch' (SCHED_BATCH: when
+   * woken, the thread does not preempt the one that woke it); returns the one it had. Other threads of the
+   * process keep theirs. TypeError for any other policy; UCX_ERROR (with `errno`) where the kernel refuses.
+   */
+  setThreadSchedPolicy(policy: 'normal' | 'batch'): ThreadSchedPolicy;
   /**
    * Copies `length` bytes at `source.offset` of a same-host peer's memfd block into `region` at
    * `regionOffset`, synchronously (memcpy; the peer does nothing). The peer's block is mapped read-only

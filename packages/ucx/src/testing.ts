@@ -47,6 +47,8 @@ export interface UcxDaemonOptions {
   errorMode?: 'peer' | 'none';
   /** --poll-us: how long its UCX worker keeps polling after each message before it sleeps. */
   pollUs?: number;
+  /** --sched: the scheduling policy of its main thread (the daemon's default: 'batch'). */
+  sched?: 'batch' | 'normal';
   /** Extra environment. */
   env?: Record<string, string>;
 }
@@ -64,6 +66,8 @@ export interface UcxDaemonReady {
   pollUs: number;
   /** V8's young generation (one semi-space) in MiB: 16 when started through the launcher (heap.ts). */
   youngGenerationMiB: number;
+  /** The scheduling policy its main thread runs under ('batch' unless started with --sched normal). */
+  schedPolicy: string;
 }
 
 /** One `proxystore-ucx-daemon` child process. */
@@ -100,6 +104,7 @@ export class UcxDaemonProcess {
     flag('timeout-ms', options.timeoutMs);
     flag('error-mode', options.errorMode);
     flag('poll-us', options.pollUs);
+    flag('sched', options.sched);
     // The launcher execs node (this very one): the child's pid is the daemon's.
     const child = spawn(LAUNCHER, args, {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -118,6 +118,36 @@ describe('the UCX transport in other environments', () => {
     expect(poll.code).toBe(2);
     expect(poll.out).toMatch(/--poll-us must be at most 1000000/);
     expect((await run(['--poll-us', 'soon'])).code).toBe(2);
+    expect(help.out).toMatch(/--sched <batch\|normal>/);
+    const sched = await run(['--sched', 'fifo']);
+    expect(sched.code).toBe(2);
+    expect(sched.out).toMatch(/--sched must be 'batch' or 'normal', got 'fifo'/);
+  });
+
+  it.skipIf(skip !== undefined)('the daemon runs its main thread under SCHED_BATCH unless told --sched normal, and serves either way', async () => {
+    // Field 41 of /proc/<pid>/stat, the policy of the process's main thread: 0 SCHED_OTHER, 3 SCHED_BATCH.
+    const policyOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[38]);
+    const batch = await UcxDaemonProcess.start({ tls: 'tcp' });
+    const normal = await UcxDaemonProcess.start({ tls: 'tcp', sched: 'normal' });
+    try {
+      expect(batch.ready.schedPolicy).toBe('batch');
+      expect(policyOf(batch.pid)).toBe(3);
+      expect(normal.ready.schedPolicy).toBe('normal');
+      expect(policyOf(normal.pid)).toBe(0);
+      for (const d of [batch, normal]) {
+        const connector = new UcxConnector({ mode: 'daemon', daemon: d.address, timeoutMs: 15_000 });
+        try {
+          const frames = [patternBytes(1024 * 1024 + 3, 7)];
+          const key = await connector.put(frames);
+          expect(sha256((await connector.get(key)) ?? [])).toBe(sha256(frames));
+        } finally {
+          await connector.close();
+        }
+      }
+    } finally {
+      await batch.kill('SIGTERM');
+      await normal.kill('SIGTERM');
+    }
   });
 
   it.skipIf(skip !== undefined)('a daemon with a poll window (--poll-us) says so and serves as one without', async () => {
