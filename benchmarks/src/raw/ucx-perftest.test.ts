@@ -48,6 +48,10 @@ describe('the client command line', () => {
     expect(clientArgs({ test: 'ucp_get', bytes: 4 * MiB, iterations: 50, warmup: 5 }, 4242).join(' ')).toBe(
       '127.0.0.1 -p 4242 -t ucp_get -s 4194304 -n 50 -w 5 -O 1 -m host -f -v',
     );
+    // Waiting on the event fd, as the addon does: -E sleep (the server takes it from the client).
+    expect(clientArgs({ test: 'ucp_am_bw', bytes: 4096, iterations: 5, warmup: 1, wait: 'sleep' }, 1).join(' ')).toBe(
+      '127.0.0.1 -p 1 -t ucp_am_bw -s 4096 -n 5 -w 1 -O 1 -m host -E sleep -f -v',
+    );
   });
 
   it('which() finds executables on a PATH and nothing elsewhere', () => {
@@ -66,6 +70,9 @@ describe.skipIf(unavailable !== null)(`ucx_perftest on this machine${unavailable
         expect(r.overallUs).toBeGreaterThan(0);
         expect(r.bytesPerSec).toBeGreaterThan(0);
       }
+      const asleep = await runPerftest({ test: 'ucp_am_bw', bytes: 64 * 1024, iterations: 20, warmup: 2, tls, wait: 'sleep' });
+      expect(asleep.iterations).toBe(20);
+      expect(asleep.overallUs).toBeGreaterThan(0);
     }, 60_000);
   }
 

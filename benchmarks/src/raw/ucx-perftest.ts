@@ -1,10 +1,12 @@
 // The raw baseline of the UCX rows: UCX's own benchmark tool, `ucx_perftest` (Debian/Ubuntu package
 // ucx-utils), run as a server and a client process on loopback with the transport pinned by UCX_TLS.
-// Its loop is C with busy polling on both sides: the best one transfer at a time can do on this transport.
+// Its loop is C with busy polling on both sides by default: the best one transfer at a time can do on
+// this transport. `wait: 'sleep'` (-E sleep) makes it wait on its worker's event fd between events instead,
+// as the addon does: the same transfer paced by wakeups.
 //
 // Command lines (one pair per measurement; the server serves one client and exits):
 //   server: UCX_TLS=<tls> ucx_perftest -p <port>
-//   client: UCX_TLS=<tls> ucx_perftest 127.0.0.1 -p <port> -t <test> -s <bytes> -n <iters> -w <warmup> -O 1 -m host -f -v
+//   client: UCX_TLS=<tls> ucx_perftest 127.0.0.1 -p <port> -t <test> -s <bytes> -n <iters> -w <warmup> -O 1 -m host [-E sleep] -f -v
 // -O 1 keeps one operation in flight, as a connector's get or put does; -f -v prints one CSV line of
 // final numbers. ucx_perftest's "MB/s" are MiB/s (2^20 bytes per second): 4 MiB in 2759.657 µs is printed
 // as 1449.46. Its latency column is the time per operation (for the bandwidth tests, "overhead": the
@@ -16,6 +18,9 @@ import { delimiter, join } from 'node:path';
 
 /** The tests this benchmark runs: RMA get latency/bandwidth, and active-message bandwidth. */
 export type PerftestTest = 'ucp_get' | 'ucp_am_bw';
+
+/** How ucx_perftest waits for completions: busy polling (its default), or on the event fd (`-E sleep`). */
+export type PerftestWait = 'poll' | 'sleep';
 
 export interface PerftestResult {
   iterations: number;
@@ -164,6 +169,8 @@ export interface PerftestOptions {
   warmup: number;
   /** UCX_TLS of both processes: 'tcp', 'sm,self'. */
   tls: string;
+  /** Default 'poll'. The server takes it from the client, with the test's other parameters. */
+  wait?: PerftestWait;
   /** Other environment variables for both processes. */
   env?: NodeJS.ProcessEnv;
   /** Kills both processes after this long; default 120 s. */
@@ -172,7 +179,7 @@ export interface PerftestOptions {
 }
 
 /** The client's arguments for one measurement (exported for the tests and the report's description). */
-export function clientArgs(options: Pick<PerftestOptions, 'test' | 'bytes' | 'iterations' | 'warmup'>, port: number): string[] {
+export function clientArgs(options: Pick<PerftestOptions, 'test' | 'bytes' | 'iterations' | 'warmup' | 'wait'>, port: number): string[] {
   return [
     '127.0.0.1',
     '-p',
@@ -189,6 +196,7 @@ export function clientArgs(options: Pick<PerftestOptions, 'test' | 'bytes' | 'it
     '1',
     '-m',
     'host',
+    ...(options.wait === 'sleep' ? ['-E', 'sleep'] : []),
     '-f',
     '-v',
   ];
@@ -222,7 +230,7 @@ export async function runPerftest(options: PerftestOptions): Promise<PerftestRes
           exitedEarly = serverExited !== undefined;
           const why = serverExited === undefined ? errorLines(client.output) : `the server exited: ${errorLines(serverExited.output)}`;
           lastError = new Error(
-            `ucx_perftest ${options.test} ${options.bytes} B (UCX_TLS=${options.tls}) failed (${client.signal ?? `exit ${client.code}`}): ${why || '(no output)'}`,
+            `ucx_perftest ${options.test}${options.wait === 'sleep' ? ' -E sleep' : ''} ${options.bytes} B (UCX_TLS=${options.tls}) failed (${client.signal ?? `exit ${client.code}`}): ${why || '(no output)'}`,
           );
           break;
         }

@@ -95,17 +95,18 @@ describe('measureUcxOps', () => {
           ],
           put: [{ case: 'put', candidate: fake('store', () => 8, log) }],
         },
-        perftest: (op) => fake('ucx_perftest', () => (op === 'get' ? 0.5 : 2), log),
+        perftest: (op, wait) => fake(wait === 'poll' ? 'ucx_perftest' : 'ucx_perftest-sleep', () => (op === 'get' ? 0.5 : wait === 'poll' ? 2 : 4), log),
       },
       async (bytes) => void checked.push(bytes),
     );
     expect(checked).toEqual([64 * KiB, 4 * MiB]);
     expect(skipped).toEqual([]);
     expect(steps).toEqual(['get ucx-tcp 64 KiB', 'put ucx-tcp 64 KiB', 'get ucx-tcp 4 MiB', 'put ucx-tcp 4 MiB']);
-    expect(rows).toHaveLength(12);
+    // Per size: two get subjects × (addon, ucx_perftest), one put subject × (addon, ucx_perftest busy and -E sleep).
+    expect(rows).toHaveLength(14);
     // Both get subjects share the baseline samples of one interleaving: per round, the fakes logged here
-    // (two subjects and ucx_perftest for get, one and ucx_perftest for put; the addon runs in `session`).
-    expect(log.filter((l) => l.endsWith(`${4 * MiB} 4 ${MIN_WARMUP}`))).toHaveLength(2 * (3 + 2));
+    // (two subjects and ucx_perftest for get, one and both ucx_perftest waits for put; the addon runs in `session`).
+    expect(log.filter((l) => l.endsWith(`${4 * MiB} 4 ${MIN_WARMUP}`))).toHaveLength(2 * (3 + 3));
     const reused = rows.filter((r) => r.case === 'get (second subject)' && r.bytes === 4 * MiB);
     expect(reused.map((r) => r.params?.['bandwidthRatio'])).toEqual([1, 0.5]);
     expect(reused[0]?.params?.['memMapsPerCall']).toBe(0);
@@ -115,8 +116,10 @@ describe('measureUcxOps', () => {
     expect(get.map((r) => r.params?.['bandwidthRatio'])).toEqual([0.5, 0.25]);
     expect(get[0]?.params).toMatchObject({ transport: 'tcp', tls: 'tcp', rounds: 2, callsPerRound: 4 });
     expect(get[0]?.subject.stats.samples).toBe(2);
-    const put = rows.find((r) => r.case === 'put' && r.params?.['baseline'] === 'addon');
-    expect(put?.params?.['bandwidthRatio']).toBe(0.5);
+    const put = rows.filter((r) => r.case === 'put' && r.bytes === 4 * MiB);
+    expect(put.map((r) => r.params?.['baseline'])).toEqual(['addon', 'ucx_perftest', 'ucx_perftest-sleep']);
+    // store 8 ms vs addon 4, ucx_perftest 2 (busy) and 4 (-E sleep).
+    expect(put.map((r) => r.params?.['bandwidthRatio'])).toEqual([0.5, 0.25, 0.5]);
   });
 });
 
