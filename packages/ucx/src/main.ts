@@ -32,7 +32,8 @@ Runs a node-local ProxyStore UCX daemon until SIGTERM or SIGINT.
   --poll-us <us>              after each message keep polling this long before sleeping, 0 to 1000000
                               (default: env PROXYSTORE_UCX_POLL_US, else 0): a core busy while traffic
                               flows, and no wakeup to pay per message
-  --sched <batch|normal>      scheduling policy of its main thread (default batch: woken by a
+  --sched <batch|normal>      scheduling policy of its main thread (default batch when started
+                              under the normal policy, else the one it was started under: woken by a
                               producer's message, it does not preempt that producer; docs/ucx.md)
   --id <id>                   server id (default random)
 
@@ -48,7 +49,8 @@ function integer(value: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-type DaemonOptions = UcxServerOptions & { sched: 'batch' | 'normal' };
+/** `sched`: the policy --sched asked for; undefined: the default (DAEMON_SCHED_POLICY over SCHED_OTHER only). */
+type DaemonOptions = UcxServerOptions & { sched: 'batch' | 'normal' | undefined };
 
 function optionsFromArgs(argv: string[]): DaemonOptions | null {
   const { values } = parseArgs({
@@ -72,8 +74,8 @@ function optionsFromArgs(argv: string[]): DaemonOptions | null {
     },
   });
   if (values.help === true) return null;
-  const sched = values.sched ?? DAEMON_SCHED_POLICY;
-  if (sched !== 'batch' && sched !== 'normal') throw new UsageError(`--sched must be 'batch' or 'normal', got '${sched}'`);
+  const sched = values.sched;
+  if (sched !== undefined && sched !== 'batch' && sched !== 'normal') throw new UsageError(`--sched must be 'batch' or 'normal', got '${sched}'`);
   const out: DaemonOptions = { name: `ucx-daemon-${process.pid}`, sched };
   if (values.host !== undefined) out.host = values.host;
   const port = integer(values.port, '--port');
@@ -136,13 +138,17 @@ await runDaemon({
   usage: USAGE,
   parse: optionsFromArgs,
   start: async ({ sched, ...options }: DaemonOptions) => {
-    // This thread runs the event loop and the UCX worker: the one a producer's message wakes. A kernel
-    // that refuses (a seccomp filter) costs speed, not service: say so and run under the policy it has.
+    // This thread runs the event loop and the UCX worker: the one a producer's message wakes. By default
+    // only SCHED_OTHER becomes SCHED_BATCH: a daemon started under another policy (chrt) keeps it. A
+    // kernel that refuses (a seccomp filter) costs speed, not service: say so and run under the policy it has.
     const native = ucx();
-    try {
-      native.setThreadSchedPolicy(sched);
-    } catch (err) {
-      process.stderr.write(`proxystore-ucx-daemon: cannot set scheduling policy '${sched}' (${(err as Error).message}); running under '${native.threadSchedPolicy()}'\n`);
+    const want = sched ?? (native.threadSchedPolicy() === 'normal' ? DAEMON_SCHED_POLICY : undefined);
+    if (want !== undefined) {
+      try {
+        native.setThreadSchedPolicy(want);
+      } catch (err) {
+        process.stderr.write(`proxystore-ucx-daemon: cannot set scheduling policy '${want}' (${(err as Error).message}); running under '${native.threadSchedPolicy()}'\n`);
+      }
     }
     return UcxServer.start(options);
   },

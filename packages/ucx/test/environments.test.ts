@@ -124,7 +124,7 @@ describe('the UCX transport in other environments', () => {
     expect(sched.out).toMatch(/--sched must be 'batch' or 'normal', got 'fifo'/);
   });
 
-  it.skipIf(skip !== undefined)('the daemon runs its main thread under SCHED_BATCH unless told --sched normal, and serves either way', async () => {
+  it.skipIf(skip !== undefined)('the daemon runs its main thread under SCHED_BATCH unless told --sched normal or started under another policy, and serves either way', async () => {
     // Field 41 of /proc/<pid>/stat, the policy of the process's main thread: 0 SCHED_OTHER, 3 SCHED_BATCH.
     const policyOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[38]);
     const batch = await UcxDaemonProcess.start({ tls: 'tcp' });
@@ -134,6 +134,28 @@ describe('the UCX transport in other environments', () => {
       expect(policyOf(batch.pid)).toBe(3);
       expect(normal.ready.schedPolicy).toBe('normal');
       expect(policyOf(normal.pid)).toBe(0);
+      // Started under another policy (chrt -i: SCHED_IDLE, which needs no privilege), the default keeps it.
+      const idle = spawn('chrt', ['-i', '0', fileURLToPath(new URL('../bin/proxystore-ucx-daemon', import.meta.url)), '--port', '0'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, UCX_TLS: 'tcp', NODE_OPTIONS: '' },
+      });
+      const idleExit = once(idle, 'exit');
+      try {
+        const ready = await new Promise<{ schedPolicy: string; pid: number }>((resolve, reject) => {
+          let out = '';
+          idle.stdout.on('data', (c: Buffer) => {
+            out += c.toString();
+            const line = out.split('\n').find((l) => l.startsWith('ready '));
+            if (line !== undefined) resolve(JSON.parse(line.slice('ready '.length)) as { schedPolicy: string; pid: number });
+          });
+          void idleExit.then(([code]) => reject(new Error(`chrt -i daemon exited ${String(code)}`)));
+        });
+        expect(ready.schedPolicy).toBe('idle');
+        expect(policyOf(ready.pid)).toBe(5);
+      } finally {
+        idle.kill('SIGTERM');
+        await idleExit;
+      }
       for (const d of [batch, normal]) {
         const connector = new UcxConnector({ mode: 'daemon', daemon: d.address, timeoutMs: 15_000 });
         try {
