@@ -34,7 +34,8 @@ Runs a node-local ProxyStore UCX daemon until SIGTERM or SIGINT.
                               flows, and no wakeup to pay per message
   --sched <batch|normal>      scheduling policy of its main thread (default batch when started
                               under the normal policy, else the one it was started under: woken by a
-                              producer's message, it does not preempt that producer; docs/ucx.md)
+                              producer's message, it does not preempt that producer; on nodes whose
+                              CPUs are all busy, normal answers remote fetches sooner; docs/ucx.md)
   --id <id>                   server id (default random)
 
 UCX reads its transports from the environment (UCX_TLS, UCX_NET_DEVICES, ...).
