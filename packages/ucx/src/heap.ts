@@ -31,7 +31,11 @@ export function youngGenerationMiB(): number {
 // queued the woken daemon on the producer's CPU, where under SCHED_OTHER it preempted the producer and ran
 // first: 0.24-0.27 ms of a 0.69-0.70 ms put of 4 MiB, while the other CPU was idle. A SCHED_BATCH thread
 // never preempts on wakeup; it runs when the producer waits or a CPU is free. Same measurement: 0.48 ms a
-// put, the commit's send 32 µs. A daemon that serves requests runs as before: its clients wait for it.
+// put, the commit's send 32 µs. The price is paid when every CPU is busy: a woken daemon then waits out a
+// running task's slice (a 4 KiB tcp fetch's p90: 1.7-1.9 ms against 0.25-0.32 ms), hence `--sched normal`.
 
-/** The scheduling policy `proxystore-ucx-daemon` gives its main thread unless told `--sched normal`. */
+/**
+ * The scheduling policy `proxystore-ucx-daemon` gives its main thread when started under the normal one
+ * (one started under another policy keeps it; `--sched` overrides both).
+ */
 export const DAEMON_SCHED_POLICY = 'batch' as const;
